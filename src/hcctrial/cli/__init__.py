@@ -1,0 +1,56 @@
+"""The ``hcctrial`` command: thin wrappers that parse arguments, call the API and show results.
+
+Each command group lives in its own module with a ``register(app)`` function; this module only
+assembles them and turns :class:`~hcctrial.errors.HcctrialError` into a message and exit code 1
+(bad input), leaving typer's exit code 2 for usage errors.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from hcctrial.cli import protocols as _protocols
+from hcctrial.errors import HcctrialError
+
+app = typer.Typer(
+    name="hcctrial",
+    help="Computable cell-therapy trials in advanced hepatocellular carcinoma.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+_MODULES = (_protocols,)
+
+for _module in _MODULES:
+    _module.register(app)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the console script; returns the process exit code."""
+    from hcctrial.cli._common import print_error
+
+    try:
+        app(args=argv, standalone_mode=False)
+    except HcctrialError as exc:
+        print_error(str(exc))
+        return 1
+    except typer.Exit as exc:
+        return int(exc.exit_code or 0)
+    except typer.Abort:
+        print_error("aborted")
+        return 1
+    except Exception as exc:  # click usage errors
+        import click
+
+        if isinstance(exc, click.exceptions.ClickException):
+            exc.show()
+            return exc.exit_code
+        raise
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
