@@ -33,6 +33,17 @@ IMPUTATION_RULES: tuple[str, ...] = ("first", "mid", "last", "none")
 _ISO_PATTERN = r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?(?:T[\d:.]*(?:Z|[+-]\d{2}:?\d{2})?)?$"
 
 
+def _ymd_to_date(year: pl.Expr, month: pl.Expr, day: pl.Expr) -> pl.Expr:
+    """Date from integer parts; an impossible date (2019-02-30) gives null, never an error."""
+    text = pl.format(
+        "{}-{}-{}",
+        year.cast(pl.Utf8).str.zfill(4),
+        month.cast(pl.Utf8).str.zfill(2),
+        day.cast(pl.Utf8).str.zfill(2),
+    )
+    return text.str.strptime(pl.Date, "%Y-%m-%d", strict=False)
+
+
 def impute_date_expr(column: str, rule: ImputationRule = "first") -> pl.Expr:
     """Polars expression: the ``--DTC`` text column as a date, imputed by ``rule``."""
     text = pl.col(column).cast(pl.Utf8).str.strip_chars()
@@ -40,19 +51,14 @@ def impute_date_expr(column: str, rule: ImputationRule = "first") -> pl.Expr:
     month = text.str.extract(_ISO_PATTERN, 2).cast(pl.Int32)
     day = text.str.extract(_ISO_PATTERN, 3).cast(pl.Int32)
     if rule == "none":
-        return pl.date(year, month, day).alias(column)
+        return _ymd_to_date(year, month, day)
     month_fill = {"first": 1, "mid": 7, "last": 12}[rule]
     m = month.fill_null(month_fill)
-    first_of_month = pl.date(year, m, 1)
-    if rule == "first":
-        d = day.fill_null(1)
-        return pl.date(year, m, d)
-    if rule == "mid":
-        d = day.fill_null(15)
-        return pl.date(year, m, d)
+    if rule in ("first", "mid"):
+        return _ymd_to_date(year, m, day.fill_null(1 if rule == "first" else 15))
     # last: the last day of the (possibly imputed) month when the day is missing
-    last_day = first_of_month.dt.month_end()
-    return pl.when(day.is_null()).then(last_day).otherwise(pl.date(year, m, day))
+    last_day = _ymd_to_date(year, m, pl.lit(1)).dt.month_end()
+    return pl.when(day.is_null()).then(last_day).otherwise(_ymd_to_date(year, m, day))
 
 
 def imputation_flag_expr(column: str) -> pl.Expr:
@@ -87,8 +93,6 @@ def check_iso_dates(df: pl.DataFrame, column: str, *, file: str | None = None) -
     bad = checked.filter(
         pl.col("text").is_not_null() & (pl.col("text") != "") & pl.col("date").is_null()
     )
-    # pl.date() on an impossible day gives null in recent polars and raises in others;
-    # both end up here as a null date for a non-empty text.
     return [
         Problem(
             message="not an ISO 8601 date",
