@@ -42,12 +42,12 @@ def main(argv: list[str] | None = None) -> int:
     except typer.Abort:
         print_error("aborted")
         return 1
-    except Exception as exc:  # click usage errors
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
-            exc.show()
-            return exc.exit_code
+    except Exception as exc:
+        # Usage errors from typer's (vendored) click: they know how to show themselves.
+        show, code = getattr(exc, "show", None), getattr(exc, "exit_code", None)
+        if callable(show) and isinstance(code, int):
+            show()
+            return code
         raise
     return 0
 
