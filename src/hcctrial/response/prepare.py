@@ -1,0 +1,535 @@
+"""From SDTM TU and TR to one row per lesion and timepoint, with every data problem reported.
+
+Nothing is dropped silently: a row that cannot be used (unknown unit, negative or missing
+diameter, duplicate measurement, a date before baseline, a target lesion first seen after
+baseline, a duplicate lesion id) is listed in the problems table with its TR/TU row number, and
+the affected lesion is then "not evaluated" at that timepoint, which makes the target response
+NE (RECIST 1.1 section 4.4.2) instead of guessing a value.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import polars as pl
+
+from hcctrial.dates import impute_date_expr
+from hcctrial.errors import InputError
+from hcctrial.response.criteria import Criteria
+
+KEYS = ["USUBJID", "RSEVAL", "RSEVALID"]
+"""Subject keys: a subject read by one evaluator (investigator, radiologist 1, ...)."""
+
+PROBLEM_SCHEMA = pl.Schema(
+    {
+        "SOURCE": pl.Utf8,
+        "ROW": pl.Int64,
+        "USUBJID": pl.Utf8,
+        "RSEVAL": pl.Utf8,
+        "RSEVALID": pl.Utf8,
+        "LESIONID": pl.Utf8,
+        "VISIT": pl.Utf8,
+        "COLUMN": pl.Utf8,
+        "CHECK": pl.Utf8,
+        "MESSAGE": pl.Utf8,
+        "VALUE": pl.Utf8,
+    }
+)
+
+QUALITATIVE_TESTS = ("TUMSTATE", "ENHPATT", "CYTOL")
+"""TRTESTCD of qualitative results: lesion state (non-target/new), enhancement pattern of a new
+liver lesion (TYPICAL/ATYPICAL, mRECIST) and effusion cytology (POSITIVE/NEGATIVE, mRECIST)."""
+
+_MM_PER_UNIT = {"mm": 1.0, "cm": 10.0}  # SI: 1 cm = 10 mm
+
+
+@dataclass(frozen=True)
+class PreparedLesions:
+    """Lesion-level inputs of the response derivation.
+
+    ``lesions``: one row per subject-evaluator and lesion (role, location flags, usable).
+    ``measurements``: one row per subject-evaluator, lesion and timepoint (diameter in mm,
+    qualitative state). ``problems``: every data problem found, with where it is.
+    """
+
+    lesions: pl.DataFrame
+    measurements: pl.DataFrame
+    problems: pl.DataFrame
+
+
+def problems_frame(
+    df: pl.DataFrame,
+    source: str,
+    check: str,
+    message: str | pl.Expr,
+    column: str | None,
+    value: pl.Expr | None = None,
+) -> pl.DataFrame:
+    """Rows of ``df`` as problems (``df`` has the keys, ``_ROW``, LESIONID and VISIT or nulls)."""
+    msg = pl.lit(message) if isinstance(message, str) else message
+    out = df.select(
+        pl.lit(source).alias("SOURCE"),
+        (pl.col("_ROW").cast(pl.Int64) if "_ROW" in df.columns else pl.lit(None, pl.Int64)).alias(
+            "ROW"
+        ),
+        *[(pl.col(k) if k in df.columns else pl.lit(None)).cast(pl.Utf8).alias(k) for k in KEYS],
+        (pl.col("LESIONID") if "LESIONID" in df.columns else pl.lit(None))
+        .cast(pl.Utf8)
+        .alias("LESIONID"),
+        (pl.col("VISIT") if "VISIT" in df.columns else pl.lit(None)).cast(pl.Utf8).alias("VISIT"),
+        pl.lit(column, pl.Utf8).alias("COLUMN"),
+        pl.lit(check).alias("CHECK"),
+        msg.cast(pl.Utf8).alias("MESSAGE"),
+        (value if value is not None else pl.lit(None)).cast(pl.Utf8).alias("VALUE"),
+    )
+    return out.with_columns(pl.col(k).replace("", None) for k in ("RSEVAL", "RSEVALID"))
+
+
+def empty_problems() -> pl.DataFrame:
+    """An empty problems table with its schema."""
+    return pl.DataFrame(schema=PROBLEM_SCHEMA)
+
+
+def _require(df: pl.DataFrame, name: str, columns: list[str]) -> None:
+    missing = [c for c in columns if c not in df.columns]
+    if missing:
+        raise InputError(
+            f"{name} lacks required column(s) {', '.join(missing)}",
+            file=name,
+            expected=f"SDTM {name} columns " + ", ".join(columns),
+        )
+
+
+def _as_polars(df: object, name: str) -> pl.DataFrame:
+    if isinstance(df, pl.DataFrame):
+        return df
+    try:
+        import pandas as pd
+
+        if isinstance(df, pd.DataFrame):
+            return pl.from_pandas(df)
+    except ImportError:  # pragma: no cover - pandas is a dependency
+        pass
+    raise InputError(f"{name} must be a polars or pandas DataFrame", value=type(df).__name__)
+
+
+def _text(df: pl.DataFrame, *names: str) -> pl.Expr:
+    """First of ``names`` present in ``df`` as upper-case stripped text (null if none)."""
+    for n in names:
+        if n in df.columns:
+            return pl.col(n).cast(pl.Utf8).str.strip_chars().str.to_uppercase()
+    return pl.lit(None, pl.Utf8)
+
+
+def _keys(df: pl.DataFrame, prefix: str) -> list[pl.Expr]:
+    return [
+        pl.col("USUBJID").cast(pl.Utf8).str.strip_chars().alias("USUBJID"),
+        _text(df, f"{prefix}EVAL").fill_null("").alias("RSEVAL"),
+        _text(df, f"{prefix}EVALID").fill_null("").alias("RSEVALID"),
+    ]
+
+
+def _prepare_tu(tu: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """One row per lesion from TU; duplicate lesion ids reported and marked unusable."""
+    _require(tu, "TU", ["USUBJID", "TULNKID"])
+    t = tu.with_row_index("_ROW", offset=1).select(
+        "_ROW",
+        *_keys(tu, "TU"),
+        pl.col("TULNKID").cast(pl.Utf8).str.strip_chars().alias("LESIONID"),
+        _text(tu, "TUSTRESC", "TUORRES").alias("ROLE_TU"),
+        _text(tu, "TULOC").alias("LOC"),
+        _text(tu, "TULOCDTL", "TUDIR").alias("LOCDTL"),
+        _text(tu, "VISIT").alias("VISIT"),
+    )
+    t = t.with_columns(pl.len().over([*KEYS, "LESIONID"]).alias("_N"))
+    dup = t.filter(pl.col("_N") > 1)
+    problems = problems_frame(
+        dup,
+        "TU",
+        "duplicate lesion id",
+        "lesion id identifies more than one TU record; the lesion is not evaluable",
+        "TULNKID",
+        pl.col("LESIONID"),
+    )
+    lesions = (
+        t.sort("_ROW")
+        .group_by([*KEYS, "LESIONID"], maintain_order=True)
+        .agg(
+            pl.col("ROLE_TU").first(),
+            pl.col("LOC").drop_nulls().first(),
+            pl.col("LOCDTL").drop_nulls().first(),
+            (pl.col("_N").first() == 1).alias("USABLE"),
+        )
+    )
+    return lesions, problems
+
+
+def prepare_lesions(tu: object, tr: object, criteria: Criteria) -> PreparedLesions:
+    """Join TU and TR, convert units, pick the diameter the criteria ask for, report problems.
+
+    Parameters
+    ----------
+    tu, tr : polars or pandas DataFrame
+        SDTM TU (``USUBJID, TULNKID, TUSTRESC, TULOC``; optional ``TUEVAL, TUEVALID``) and TR
+        (``USUBJID, TRLNKID, TRTESTCD, TRSTRESN, TRSTRESU, TRSTRESC, VISITNUM, VISIT, TRDTC``;
+        optional ``TRGRPID, TRSTAT, TRREASND, TREVAL, TREVALID``).
+    criteria : Criteria
+        Which diameter to read (:data:`~hcctrial.response.criteria.RECIST11` or ``MRECIST``).
+
+    Notes
+    -----
+    Units: ``mm`` kept, ``cm`` multiplied by 10; any other unit, or a number without a unit, is
+    reported and the value is not used. The baseline is each subject-evaluator's first
+    timepoint (lowest VISITNUM, then earliest date) holding a target or non-target record.
+    """
+    tu_df, tr_df = _as_polars(tu, "TU"), _as_polars(tr, "TR")
+    _require(tr_df, "TR", ["USUBJID", "TRLNKID", "TRTESTCD", "VISIT"])
+    if "TRDTC" not in tr_df.columns and "VISITNUM" not in tr_df.columns:
+        raise InputError(
+            "TR needs TRDTC or VISITNUM to order timepoints", file="TR", column="TRDTC"
+        )
+    lesions, problems = _prepare_tu(tu_df)
+    problem_parts = [problems]
+
+    value_col = "TRSTRESN" if "TRSTRESN" in tr_df.columns else "TRORRES"
+    unit_expr = (
+        _text(tr_df, "TRSTRESU") if "TRSTRESU" in tr_df.columns else _text(tr_df, "TRORRESU")
+    )
+    r = (
+        tr_df.with_row_index("_ROW", offset=1)
+        .select(
+            "_ROW",
+            *_keys(tr_df, "TR"),
+            pl.col("TRLNKID").cast(pl.Utf8).str.strip_chars().alias("LESIONID"),
+            _text(tr_df, "TRTESTCD").alias("TRTESTCD"),
+            _text(tr_df, "TRGRPID").alias("GRP"),
+            (
+                pl.col(value_col).cast(pl.Utf8).str.strip_chars().cast(pl.Float64, strict=False)
+                if value_col in tr_df.columns
+                else pl.lit(None, pl.Float64)
+            ).alias("_VAL"),
+            unit_expr.str.to_lowercase().alias("_UNIT"),
+            _text(tr_df, "TRSTRESC", "TRORRES").alias("RESC"),
+            _text(tr_df, "TRSTAT").alias("TRSTAT"),
+            _text(tr_df, "TRREASND").alias("TRREASND"),
+            pl.col("VISIT").cast(pl.Utf8).alias("VISIT"),
+            (
+                pl.col("VISITNUM").cast(pl.Float64, strict=False)
+                if "VISITNUM" in tr_df.columns
+                else pl.lit(None, pl.Float64)
+            ).alias("VISITNUM"),
+            (
+                pl.col("TRDTC").cast(pl.Utf8) if "TRDTC" in tr_df.columns else pl.lit(None, pl.Utf8)
+            ).alias("TRDTC"),
+        )
+        .with_columns(impute_date_expr("TRDTC", "first").alias("TRDT"))
+    )
+
+    bad_date = r.filter(
+        pl.col("TRDTC").is_not_null()
+        & (pl.col("TRDTC").str.strip_chars() != "")
+        & pl.col("TRDT").is_null()
+    )
+    problem_parts.append(
+        problems_frame(
+            bad_date,
+            "TR",
+            "date",
+            "not an ISO 8601 date; the row is not used",
+            "TRDTC",
+            pl.col("TRDTC"),
+        )
+    )
+    r = r.join(bad_date.select("_ROW"), on="_ROW", how="anti")
+
+    # SUMDIAM (sum of diameters) is a derived record without a lesion: recomputed, not read.
+    r = r.filter((pl.col("TRTESTCD") != "SUMDIAM").fill_null(True))
+    no_id = r.filter(pl.col("LESIONID").is_null() | (pl.col("LESIONID") == ""))
+    problem_parts.append(
+        problems_frame(
+            no_id, "TR", "lesion id", "TR row has no lesion id (TRLNKID); not used", "TRLNKID"
+        )
+    )
+    r = r.join(no_id.select("_ROW"), on="_ROW", how="anti")
+    # Lesion role and location from TU; TR rows whose lesion is not in TU keep TRGRPID.
+    r = r.join(lesions, on=[*KEYS, "LESIONID"], how="left")
+    no_tu = r.filter(pl.col("ROLE_TU").is_null() & pl.col("LESIONID").is_not_null())
+    if tu_df.height:
+        first_no_tu = no_tu.unique([*KEYS, "LESIONID"], keep="first", maintain_order=True)
+        problem_parts.append(
+            problems_frame(
+                first_no_tu,
+                "TR",
+                "lesion not in TU",
+                "TR lesion has no TU record; role taken from TRGRPID",
+                "TRLNKID",
+                pl.col("LESIONID"),
+            )
+        )
+    r = r.with_columns(
+        pl.coalesce("ROLE_TU", "GRP").alias("ROLE"),
+        pl.col("USABLE").fill_null(True),
+    ).drop("ROLE_TU")
+    problem_parts.append(
+        problems_frame(
+            r.filter(
+                pl.col("ROLE").is_null() | ~pl.col("ROLE").is_in(["TARGET", "NON-TARGET", "NEW"])
+            ),
+            "TR",
+            "lesion role",
+            "lesion is neither TARGET, NON-TARGET nor NEW; not used",
+            "TRGRPID",
+            pl.col("ROLE"),
+        )
+    )
+    r = r.filter(pl.col("ROLE").is_in(["TARGET", "NON-TARGET", "NEW"]))
+
+    loc = pl.concat_str(
+        [pl.col("LOC").fill_null(""), pl.col("LOCDTL").fill_null("")], separator=" "
+    )
+    r = r.with_columns(
+        loc.str.contains("LYMPH|NODE").alias("NODAL"),
+        loc.str.contains("LIVER|HEPATIC").alias("LIVER"),
+    )
+    r = _convert_units(r, criteria, problem_parts)
+    r, tp_problems = _timepoints(r)
+    problem_parts.append(tp_problems)
+    meas = _pick_measurements(r, criteria, problem_parts)
+    lesion_table = r.group_by([*KEYS, "LESIONID"]).agg(
+        pl.col("ROLE").first(),
+        pl.col("LOC").first(),
+        pl.col("LOCDTL").first(),
+        pl.col("NODAL").first(),
+        pl.col("LIVER").first(),
+        pl.col("USABLE").first(),
+    )
+    return PreparedLesions(
+        lesions=lesion_table,
+        measurements=meas,
+        problems=pl.concat(problem_parts, how="vertical_relaxed").cast(PROBLEM_SCHEMA),
+    )
+
+
+def _diameter_tests(criteria: Criteria) -> list[str]:
+    tests = {*criteria.diameter_tests_nodal, *criteria.diameter_tests_non_nodal}
+    if criteria.viable_test:
+        tests.add(criteria.viable_test)
+    return sorted(tests)
+
+
+def _convert_units(r: pl.DataFrame, criteria: Criteria, parts: list[pl.DataFrame]) -> pl.DataFrame:
+    """Diameters to mm (cm x 10); unknown units, negative and missing values reported."""
+    is_diam = pl.col("TRTESTCD").is_in(_diameter_tests(criteria))
+    factor = pl.col("_UNIT").replace_strict(_MM_PER_UNIT, default=None, return_dtype=pl.Float64)
+    bad_unit = r.filter(is_diam & pl.col("_VAL").is_not_null() & factor.is_null())
+    parts.append(
+        problems_frame(
+            bad_unit,
+            "TR",
+            "unit",
+            pl.when(pl.col("_UNIT").is_null())
+            .then(pl.lit("diameter has no unit; not used"))
+            .otherwise(pl.lit("unknown unit for a diameter; not used")),
+            "TRSTRESU",
+            pl.col("_UNIT"),
+        )
+    )
+    negative = r.filter(is_diam & (pl.col("_VAL") < 0))
+    parts.append(
+        problems_frame(
+            negative,
+            "TR",
+            "negative diameter",
+            "negative diameter; the lesion is not evaluated",
+            "TRSTRESN",
+            pl.col("_VAL"),
+        )
+    )
+    missing = r.filter(is_diam & pl.col("_VAL").is_null())
+    parts.append(
+        problems_frame(
+            missing,
+            "TR",
+            "missing diameter",
+            pl.concat_str(
+                [
+                    pl.lit("diameter missing; the lesion is not evaluated"),
+                    pl.col("TRREASND").fill_null(""),
+                ],
+                separator=" ",
+            ).str.strip_chars(),
+            "TRSTRESN",
+            pl.col("TRSTAT"),
+        )
+    )
+    return r.with_columns(
+        pl.when(is_diam & (pl.col("_VAL") >= 0))
+        .then(pl.col("_VAL") * factor)
+        .otherwise(None)
+        .alias("DIAM_MM")
+    )
+
+
+def _timepoints(r: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Timepoint number, baseline, and rows dated before baseline (reported, not used)."""
+    if r.get_column("VISITNUM").null_count() == r.height:
+        r = r.with_columns(
+            pl.col("TRDT").rank("dense").over(KEYS).cast(pl.Float64).alias("VISITNUM")
+        )
+    no_tp = r.filter(pl.col("VISITNUM").is_null())
+    probs = [problems_frame(no_tp, "TR", "visit", "row has no VISITNUM; not used", "VISITNUM")]
+    r = r.filter(pl.col("VISITNUM").is_not_null())
+    base_tp = (
+        r.filter(pl.col("ROLE").is_in(["TARGET", "NON-TARGET"]))
+        .group_by(KEYS)
+        .agg(pl.col("VISITNUM").min().alias("BASE_TPNUM"))
+    )
+    r = r.join(base_tp, on=KEYS, how="left")
+    base_dt = (
+        r.filter(pl.col("VISITNUM") == pl.col("BASE_TPNUM"))
+        .group_by(KEYS)
+        .agg(pl.col("TRDT").min().alias("BASE_DT"))
+    )
+    r = r.join(base_dt, on=KEYS, how="left").with_columns(
+        (pl.col("VISITNUM") == pl.col("BASE_TPNUM")).fill_null(False).alias("BASELINE")
+    )
+    early = r.filter(~pl.col("BASELINE") & (pl.col("TRDT") < pl.col("BASE_DT")))
+    probs.append(
+        problems_frame(
+            early,
+            "TR",
+            "before baseline",
+            pl.format(
+                "post-baseline measurement dated {} before the baseline date {}; not used",
+                pl.col("TRDT"),
+                pl.col("BASE_DT"),
+            ),
+            "TRDTC",
+            pl.col("TRDTC"),
+        )
+    )
+    r = r.join(early.select("_ROW"), on="_ROW", how="anti")
+    # A row dated before an earlier visit (VISITNUM order and dates disagree): reported and
+    # left out of the timepoint date, kept for the response.
+    tp_max = (
+        r.group_by([*KEYS, "VISITNUM"])
+        .agg(pl.col("TRDT").max().alias("_TPMAX"))
+        .sort([*KEYS, "VISITNUM"])
+        .with_columns(pl.col("_TPMAX").cum_max().shift(1).over(KEYS).alias("_PREVMAX"))
+    )
+    r = r.join(tp_max.select([*KEYS, "VISITNUM", "_PREVMAX"]), on=[*KEYS, "VISITNUM"])
+    r = r.with_columns((pl.col("TRDT") >= pl.col("_PREVMAX")).fill_null(True).alias("_DATEOK"))
+    probs.append(
+        problems_frame(
+            r.filter(~pl.col("_DATEOK")),
+            "TR",
+            "date order",
+            pl.format(
+                "dated {}, before an earlier visit ({}); not used for the visit date",
+                pl.col("TRDT"),
+                pl.col("_PREVMAX"),
+            ),
+            "TRDTC",
+            pl.col("TRDTC"),
+        )
+    )
+    partial = r.filter(pl.col("TRDTC").str.len_chars() < 10).unique(
+        [*KEYS, "VISITNUM"], keep="first"
+    )
+    probs.append(
+        problems_frame(
+            partial,
+            "TR",
+            "partial date",
+            "partial date imputed to the first day (hcctrial.dates rule 'first')",
+            "TRDTC",
+            pl.col("TRDTC"),
+        )
+    )
+    return r, pl.concat(probs, how="vertical_relaxed")
+
+
+def _rank_expr(criteria: Criteria) -> pl.Expr:
+    """Preference of diameter test codes (lower is better), see ``Criteria.diameter_tests_*``.
+
+    mRECIST: the viable diameter first; liver lesions accept nothing else.
+    """
+    pairs: list[tuple[pl.Expr, int]] = []
+    not_liver = ~pl.col("LIVER") if criteria.viable_test else pl.lit(True)
+    if criteria.viable_test:
+        pairs.append((pl.col("TRTESTCD") == criteria.viable_test, 0))
+    for i, test in enumerate(criteria.diameter_tests_nodal):
+        pairs.append((pl.col("NODAL") & not_liver & (pl.col("TRTESTCD") == test), 1 + i))
+    for i, test in enumerate(criteria.diameter_tests_non_nodal):
+        pairs.append((~pl.col("NODAL") & not_liver & (pl.col("TRTESTCD") == test), 1 + i))
+    expr: Any = pl.when(pairs[0][0]).then(pl.lit(pairs[0][1]))
+    for cond, value in pairs[1:]:
+        expr = expr.when(cond).then(pl.lit(value))
+    result: pl.Expr = expr.otherwise(None)
+    return result
+
+
+def _pick_measurements(
+    r: pl.DataFrame, criteria: Criteria, parts: list[pl.DataFrame]
+) -> pl.DataFrame:
+    """One row per lesion and timepoint: the preferred diameter and the qualitative states."""
+    lesion_tp = [*KEYS, "LESIONID", "VISITNUM"]
+    diam = (
+        r.filter(pl.col("ROLE").is_in(["TARGET", "NEW"]))
+        .with_columns(_rank_expr(criteria).alias("_RANK"))
+        .filter(pl.col("_RANK").is_not_null())
+    )
+    # Duplicate measurements of one test at one timepoint: not evaluable.
+    diam = diam.with_columns(
+        pl.len().over([*lesion_tp, "TRTESTCD"]).alias("_NDUP"),
+        pl.col("DIAM_MM").n_unique().over([*lesion_tp, "TRTESTCD"]).alias("_NVAL"),
+    )
+    dup = diam.filter((pl.col("_NDUP") > 1) & (pl.col("_NVAL") > 1))
+    parts.append(
+        problems_frame(
+            dup,
+            "TR",
+            "duplicate measurement",
+            pl.format(
+                "{} measured more than once with different values at this visit; "
+                "the lesion is not evaluated",
+                pl.col("TRTESTCD"),
+            ),
+            "TRSTRESN",
+            pl.col("DIAM_MM"),
+        )
+    )
+    diam = diam.with_columns(
+        pl.when(pl.col("_NVAL") > 1).then(None).otherwise(pl.col("DIAM_MM")).alias("DIAM_MM")
+    )
+    chosen = (
+        diam.sort([*lesion_tp, pl.col("DIAM_MM").is_null(), "_RANK"])
+        .group_by(lesion_tp, maintain_order=True)
+        .agg(pl.col("DIAM_MM").first(), pl.col("TRTESTCD").first().alias("DIAMTEST"))
+    )
+    qual = (
+        r.filter(pl.col("TRTESTCD").is_in(QUALITATIVE_TESTS))
+        .group_by(lesion_tp)
+        .agg(
+            *[
+                pl.col("RESC").filter(pl.col("TRTESTCD") == t).first().alias(t)
+                for t in QUALITATIVE_TESTS
+            ]
+        )
+    )
+    base = r.group_by(lesion_tp).agg(
+        pl.col("_ROW").min(),
+        pl.col("VISIT").first(),
+        pl.col("TRDT").filter(pl.col("_DATEOK")).min(),
+        pl.col("ROLE").first(),
+        pl.col("NODAL").first(),
+        pl.col("LIVER").first(),
+        pl.col("USABLE").first(),
+        pl.col("BASELINE").first(),
+        pl.col("BASE_DT").first(),
+    )
+    meas = base.join(chosen, on=lesion_tp, how="left").join(qual, on=lesion_tp, how="left")
+    return meas.with_columns(
+        pl.when(pl.col("USABLE")).then(pl.col("DIAM_MM")).otherwise(None).alias("DIAM_MM")
+    )
