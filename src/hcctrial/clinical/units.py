@@ -32,6 +32,7 @@ import numpy as np
 import pint
 import polars as pl
 
+from hcctrial.clinical._check import ExprUnitError
 from hcctrial.clinical.analytes import ANALYTES, Analyte, get_analyte
 from hcctrial.errors import InputError, UnitError
 
@@ -589,7 +590,7 @@ def convert_expr(
         out = joined.select(y.alias("_y"), pl.col("_log_out").fill_null(False).alias("_log_out"))
         bad_log = out.filter(pl.col("_log_out") & (pl.col("_y") <= 0))
         if bad_log.height:
-            raise UnitError(
+            raise ExprUnitError(
                 "cannot express a non-positive value on a log10 scale",
                 column=unit_name,
                 expected="positive values",
@@ -617,7 +618,7 @@ def _failure_error(
         first = int(hit["_row"][0]) + 1 if hit.height else None
         what = f"unit {unit!r}" + (f" for {code}" if code else "")
         parts.append(f"{what}: {message} [{hit.height} row(s), first at row {first}]")
-    return UnitError("; ".join(parts), column=unit_name)
+    return ExprUnitError("; ".join(parts), column=unit_name)
 
 
 def unit_problems(
