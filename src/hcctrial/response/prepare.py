@@ -453,10 +453,13 @@ def _timepoints(r: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
 def _rank_expr(criteria: Criteria) -> pl.Expr:
     """Preference of diameter test codes (lower is better), see ``Criteria.diameter_tests_*``.
 
-    mRECIST: the viable diameter first; liver lesions accept nothing else.
+    mRECIST: the viable diameter first; intrahepatic target lesions accept nothing else.
     """
     pairs: list[tuple[pl.Expr, int]] = []
-    not_liver = ~pl.col("LIVER") if criteria.viable_test else pl.lit(True)
+    # (new liver nodules are judged on their longest diameter, mRECIST "New lesions")
+    not_liver = (
+        ~(pl.col("LIVER") & (pl.col("ROLE") == "TARGET")) if criteria.viable_test else pl.lit(True)
+    )
     if criteria.viable_test:
         pairs.append((pl.col("TRTESTCD") == criteria.viable_test, 0))
     for i, test in enumerate(criteria.diameter_tests_nodal):

@@ -89,7 +89,8 @@ def _target_by_timepoint(
     )
     agg = tgt.group_by(TP).agg(
         pl.col("DIAM_MM").count().alias("NMEAS"),
-        pl.col("DIAM_MM").sum().alias("_PSUM"),
+        # rounded to 1e-6 mm so that the result never depends on the order of summation
+        pl.col("DIAM_MM").sum().round(6).alias("_PSUM"),
         cr_lesion.fill_null(False).all().alias("_ALLCR"),
     )
     lesion_changes = tgt.select(
