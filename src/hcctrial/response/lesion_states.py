@@ -86,7 +86,7 @@ def non_target_response() -> pl.Expr:
 def new_lesions_by_timepoint(
     meas: pl.DataFrame, lesions: pl.DataFrame, criteria: Criteria
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Per subject-evaluator: the first timepoint (VISITNUM) at which new lesions mean PD.
+    """Per subject-evaluator: the first timepoint (TPSEQ) at which new lesions mean PD.
 
     Returns ``(KEYS, NEWPD_TPNUM)`` and a problems table.
     """
@@ -108,8 +108,8 @@ def new_lesions_by_timepoint(
         (pl.col("LIVER") & pl.lit(criteria.new_liver_lesion_min_mm is not None)).alias("_HCC"),
     )
     lesion_key = [*KEYS, "LESIONID"]
-    new = new.sort([*lesion_key, "VISITNUM"]).with_columns(
-        pl.col("VISITNUM").filter(pl.col("_SEEN")).min().over(lesion_key).alias("_FIRST"),
+    new = new.sort([*lesion_key, "TPSEQ"]).with_columns(
+        pl.col("TPSEQ").filter(pl.col("_SEEN")).min().over(lesion_key).alias("_FIRST"),
         pl.col("_UNEQ").any().over(lesion_key).alias("_EVER_UNEQ"),
         (pl.col("CYTOL") == "POSITIVE").fill_null(False).any().over(lesion_key).alias("_EVER_CYTO"),
         pl.col("DIAM_MM").drop_nulls().first().over(lesion_key).alias("_FIRST_DIAM"),
@@ -127,11 +127,7 @@ def new_lesions_by_timepoint(
             (pl.col("DIAM_MM") - pl.col("_FIRST_DIAM")) >= growth
         )
         new = new.with_columns(
-            pl.col("VISITNUM")
-            .filter(hcc_now.fill_null(False))
-            .min()
-            .over(lesion_key)
-            .alias("_HCC_TP")
+            pl.col("TPSEQ").filter(hcc_now.fill_null(False)).min().over(lesion_key).alias("_HCC_TP")
         )
         no_data = new.filter(pl.col("_HCC") & ~pl.col("_HAS_HCC_DATA")).unique(
             lesion_key, keep="first"
@@ -148,7 +144,7 @@ def new_lesions_by_timepoint(
             )
         )
     else:
-        new = new.with_columns(pl.lit(None, pl.Float64).alias("_HCC_TP"))
+        new = new.with_columns(pl.lit(None, pl.Int64).alias("_HCC_TP"))
     per_lesion = new.group_by(lesion_key).agg(
         pl.col("_FIRST").first(),
         pl.col("_EVER_UNEQ").first(),

@@ -410,30 +410,32 @@ def _timepoints(r: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
         )
     )
     r = r.join(early.select("_ROW"), on="_ROW", how="anti")
-    # A row dated before an earlier visit (VISITNUM order and dates disagree): reported and
-    # left out of the timepoint date, kept for the response.
-    tp_max = (
+    # Timepoints are ordered by date (the scan date is what RECIST's nadir follows), VISITNUM
+    # breaking ties; TPSEQ is that order. A visit dated before the visit numbered before it
+    # (e.g. an unscheduled visit) is reported once, not changed.
+    visits = (
         r.group_by([*KEYS, "VISITNUM"])
-        .agg(pl.col("TRDT").max().alias("_TPMAX"))
+        .agg(pl.col("TRDT").min().alias("_VDT"), pl.col("VISIT").first(), pl.col("_ROW").min())
         .sort([*KEYS, "VISITNUM"])
-        .with_columns(pl.col("_TPMAX").cum_max().shift(1).over(KEYS).alias("_PREVMAX"))
+        .with_columns(pl.col("_VDT").cum_max().shift(1).over(KEYS).alias("_PREVDT"))
+        .sort([*KEYS, "_VDT", "VISITNUM"], nulls_last=True)
+        .with_columns(pl.int_range(pl.len()).over(KEYS).alias("TPSEQ"))
     )
-    r = r.join(tp_max.select([*KEYS, "VISITNUM", "_PREVMAX"]), on=[*KEYS, "VISITNUM"])
-    r = r.with_columns((pl.col("TRDT") >= pl.col("_PREVMAX")).fill_null(True).alias("_DATEOK"))
     probs.append(
         problems_frame(
-            r.filter(~pl.col("_DATEOK")),
+            visits.filter(pl.col("_VDT") < pl.col("_PREVDT")),
             "TR",
             "date order",
             pl.format(
-                "dated {}, before an earlier visit ({}); not used for the visit date",
-                pl.col("TRDT"),
-                pl.col("_PREVMAX"),
+                "visit dated {}, before a visit with a lower VISITNUM ({}); ordered by date",
+                pl.col("_VDT"),
+                pl.col("_PREVDT"),
             ),
-            "TRDTC",
-            pl.col("TRDTC"),
+            "VISITNUM",
+            pl.col("_VDT"),
         )
     )
+    r = r.join(visits.select([*KEYS, "VISITNUM", "TPSEQ"]), on=[*KEYS, "VISITNUM"])
     partial = r.filter(pl.col("TRDTC").str.len_chars() < 10).unique(
         [*KEYS, "VISITNUM"], keep="first"
     )
@@ -524,7 +526,8 @@ def _pick_measurements(
     base = r.group_by(lesion_tp).agg(
         pl.col("_ROW").min(),
         pl.col("VISIT").first(),
-        pl.col("TRDT").filter(pl.col("_DATEOK")).min(),
+        pl.col("TRDT").min(),
+        pl.col("TPSEQ").first(),
         pl.col("ROLE").first(),
         pl.col("NODAL").first(),
         pl.col("LIVER").first(),

@@ -211,6 +211,7 @@ def derive_timepoint_response(
     nt, n_non_target, nt_problems = non_target_by_timepoint(meas)
     new, new_problems = new_lesions_by_timepoint(meas, prep.lesions, crit)
     tps = meas.group_by(TP).agg(
+        pl.col("TPSEQ").first(),
         pl.col("VISIT").sort_by("TRDT").first(),
         pl.col("TRDT").min().alias("ADT"),
         pl.col("BASELINE").first(),
@@ -221,7 +222,7 @@ def derive_timepoint_response(
         .join(nt, on=TP, how="left")
         .join(n_non_target, on=KEYS, how="left")
         .join(new, on=KEYS, how="left")
-        .sort([*KEYS, "VISITNUM"])
+        .sort([*KEYS, "TPSEQ"])
     )
     complete = (pl.col("NMEAS") == pl.col("NTARGET")) & (pl.col("NTARGET") > 0)
     tp = (
@@ -252,7 +253,7 @@ def derive_timepoint_response(
             .alias("NTRGRESP"),
             pl.when(pl.col("BASELINE"))
             .then(None)
-            .when(pl.col("NEWPD_TPNUM") <= pl.col("VISITNUM"))
+            .when(pl.col("NEWPD_TPNUM") <= pl.col("TPSEQ"))
             .then(pl.lit("Y"))
             .otherwise(pl.lit("N"))
             .alias("NEWLPROG"),
