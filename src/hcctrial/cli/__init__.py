@@ -11,6 +11,7 @@ import sys
 
 import typer
 
+from hcctrial.cli import calc as _calc
 from hcctrial.cli import protocols as _protocols
 from hcctrial.errors import HcctrialError
 
@@ -22,7 +23,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-_MODULES = (_protocols,)
+_MODULES = (_protocols, _calc)
 
 for _module in _MODULES:
     _module.register(app)

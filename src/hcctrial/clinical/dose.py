@@ -110,7 +110,7 @@ def _round(
         raise InputError("give round_to or significant, not both", expected="one rounding rule")
     if round_to is not None:
         step = number("round_to", round_to, low=0, low_open=True)
-        return round(value / step) * step, f"nearest multiple of {step:g}"
+        return round(value / step) * step, f"nearest multiple of {format_amount(step)}"
     if significant is not None:
         digits = int(number("significant", significant, low=1, high=15))
         if value == 0:
