@@ -318,3 +318,15 @@ def test_20_numbers_inside_units() -> None:
     for text in ["109/L", "1000/uL", "5 mg/dL"]:
         with pytest.raises(UnitError, match="number"):
             normalise_unit(text)
+
+
+def test_21_convert_expr_text_values() -> None:
+    """Text values are parsed; text that is not a number is an error naming row and column."""
+    df = pl.DataFrame({"LBORRES": ["1.2", " 20 "], "LBORRESU": ["mg/dL", "umol/L"]})
+    out = df.select(convert_expr("LBORRES", "LBORRESU", "umol/L", "BILI"))["LBORRES"].to_list()
+    assert out == pytest.approx([1.2 * 17.104, 20.0], rel=1e-4)
+    bad = pl.DataFrame({"LBORRES": ["1.2", "<0.5"], "LBORRESU": ["mg/dL", "mg/dL"]})
+    with pytest.raises(
+        UnitError, match=r"column LBORRES: value is not a number in 1 row\(s\), first at row 2"
+    ):
+        bad.select(convert_expr("LBORRES", "LBORRESU", "umol/L", "BILI"))

@@ -48,6 +48,11 @@ BILIRUBIN_MG_DL = (2.0, 3.0)
 ALBUMIN_G_L = (28.0, 35.0)
 INR_EDGES = (1.7, 2.3)
 PT_PROLONGATION_S = (4.0, 6.0)
+# Plausible serum albumin, g/L: below 5 g/L the value is almost surely in g/dL (3.5 g/dL =
+# 35 g/L), which would otherwise score 3 points silently; the lowest values reported in
+# severe nephrotic syndrome are about 10 g/L.
+ALBUMIN_G_L_PLAUSIBLE = (5.0, 100.0)
+_ALB_HINT = "albumin is in g/L: 3.5 g/dL = 35 g/L"
 
 # Numeric ascites grades are those of the International Ascites Club (Moore KP et al.,
 # Hepatology 2003;38:258-266): 1 mild (ultrasound only) -> 'slight'; 2 moderate and 3 gross
@@ -163,7 +168,14 @@ def child_pugh(
     Bilirubin 40, albumin 30, INR 1.8, mild ascites, grade 1-2 encephalopathy: 10 points, C.
     """
     bili = number("bilirubin", bilirubin_umol_l, unit="umol/L", low=0)
-    alb = number("albumin", albumin_g_l, unit="g/L", low=0, high=100, hint="albumin is in g/L")
+    alb = number(
+        "albumin",
+        albumin_g_l,
+        unit="g/L",
+        low=ALBUMIN_G_L_PLAUSIBLE[0],
+        high=ALBUMIN_G_L_PLAUSIBLE[1],
+        hint=_ALB_HINT,
+    )
     if inr is not None:
         coag = _band(number("INR", inr, low=0, low_open=True, high=20), INR_EDGES)
     elif pt_prolongation_s is not None:
@@ -249,7 +261,11 @@ def child_pugh_expr(
     ).cast(pl.Int32)
     checks = [
         ((bili < 0) | bili.is_nan(), "bilirubin negative or NaN", ">= 0 umol/L"),
-        ((alb < 0) | (alb > 100) | alb.is_nan(), "albumin out of range", "0 to 100 g/L"),
+        (
+            (alb < ALBUMIN_G_L_PLAUSIBLE[0]) | (alb > ALBUMIN_G_L_PLAUSIBLE[1]) | alb.is_nan(),
+            "albumin out of range (g/dL given as g/L?)",
+            "5 to 100 g/L",
+        ),
         ((coag <= 0) | coag.is_nan(), "INR not positive", "> 0"),
         (col(ascites).is_not_null() & asc.is_null(), "unknown ascites grade", "none|mild|moderate"),
         (
@@ -318,7 +334,14 @@ def albi(bilirubin_umol_l: float, albumin_g_l: float, modified: bool = False) ->
     Example: bilirubin 10 umol/L, albumin 45 g/L: 0.66 x 1 - 0.085 x 45 = -3.165, grade 1.
     """
     bili = number("bilirubin", bilirubin_umol_l, unit="umol/L", low=0, low_open=True)
-    alb = number("albumin", albumin_g_l, unit="g/L", low=0, high=100, hint="albumin is in g/L")
+    alb = number(
+        "albumin",
+        albumin_g_l,
+        unit="g/L",
+        low=ALBUMIN_G_L_PLAUSIBLE[0],
+        high=ALBUMIN_G_L_PLAUSIBLE[1],
+        hint=_ALB_HINT,
+    )
     score = 0.66 * math.log10(bili) - 0.085 * alb
     return Albi(score, albi_grade(score, modified))
 
@@ -330,7 +353,11 @@ def albi_expr(bilirubin_umol_l: str | pl.Expr, albumin_g_l: str | pl.Expr) -> pl
     score = 0.66 * bili.log10() - 0.085 * alb
     checks = [
         ((bili <= 0) | bili.is_nan(), "bilirubin not positive", "> 0 umol/L"),
-        ((alb < 0) | (alb > 100) | alb.is_nan(), "albumin out of range", "0 to 100 g/L"),
+        (
+            (alb < ALBUMIN_G_L_PLAUSIBLE[0]) | (alb > ALBUMIN_G_L_PLAUSIBLE[1]) | alb.is_nan(),
+            "albumin out of range (g/dL given as g/L?)",
+            "5 to 100 g/L",
+        ),
     ]
     return strict(score.alias("ALBI"), checks, pl.Float64)
 
