@@ -289,6 +289,38 @@ def register(app: typer.Typer) -> None:
             as_json,
         )
 
+    @group.command("analytes")
+    def analytes_cmd(
+        codes: Annotated[
+            list[str] | None, typer.Argument(help="LBTESTCD codes to show (default: all).")
+        ] = None,
+        as_json: _JSON = False,
+    ) -> None:
+        """The lab analytes hcctrial knows: canonical unit, conversion constants, sources."""
+        from hcctrial.clinical.analytes import ANALYTES, get_analyte
+
+        chosen = [get_analyte(c) for c in codes] if codes else list(ANALYTES.values())
+        if as_json:
+            console.print_json(json.dumps([a.__dict__ for a in chosen], default=str))
+            return
+        for a in chosen:
+            extra = []
+            if a.molar_mass is not None:
+                extra.append(f"{a.molar_mass:g} g/mol")
+            if a.valence is not None:
+                extra.append(f"charge {a.valence}")
+            if a.copies_per_iu is not None:
+                extra.append(f"{a.copies_per_iu:g} copies/IU")
+            if a.ng_per_iu is not None:
+                extra.append(f"{a.ng_per_iu:g} ng/IU")
+            console.print(
+                f"{a.code:<9}{a.canonical_unit:<9}{a.name}"
+                + (f"; {', '.join(extra)}" if extra else "")
+                + (f"; source: {a.source}" if a.source else ""),
+                highlight=False,
+                soft_wrap=True,
+            )
+
     @group.command("dose")
     def dose_cmd(
         dose: Annotated[float, typer.Option("--dose", help="Dose per basis unit, e.g. 5e8.")],

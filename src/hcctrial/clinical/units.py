@@ -51,6 +51,7 @@ __all__ = [
     "conversion",
     "convert",
     "convert_expr",
+    "known_analytes",
     "normalise_unit",
     "unit_problems",
 ]
