@@ -9,7 +9,7 @@ one :class:`InputErrors` so the user can fix them all at once.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 
 @dataclass(frozen=True)

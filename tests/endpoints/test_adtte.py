@@ -162,7 +162,7 @@ def test_subject_in_two_arms() -> None:
     adsl = pl.concat(
         [_adsl(), _adsl().filter(pl.col("USUBJID") == "S3").with_columns(pl.lit("B").alias("ARM"))]
     )
-    with pytest.raises(InputError, match="(?s)S3.*two arms"):
+    with pytest.raises(InputError, match=r"(?s)S3.*two arms"):
         derive_adtte(adsl, _adrs())
 
 
@@ -170,7 +170,7 @@ def test_assessment_after_death() -> None:
     late = pl.DataFrame(
         {"USUBJID": ["S5"], "PARAMCD": ["OVR"], "AVALC": ["SD"], "ADT": [D("2024-03-01")]}
     )
-    with pytest.raises(InputError, match="(?s)S5.*assessment after death"):
+    with pytest.raises(InputError, match=r"(?s)S5.*assessment after death"):
         derive_adtte(_adsl(), pl.concat([_adrs(), late]))
 
 

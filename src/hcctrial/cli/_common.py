@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +15,7 @@ console = Console()
 err_console = Console(stderr=True)
 
 
-class OutputFormat(str, Enum):
+class OutputFormat(StrEnum):
     """How a command prints its result."""
 
     table = "table"
@@ -50,7 +50,9 @@ def emit(df: pl.DataFrame, fmt: OutputFormat, title: str | None = None) -> None:
         console.print(rich_table(df, title=title))
 
 
-def write_outputs(tables: dict[str, pl.DataFrame], out: Path, meta: dict[str, Any] | None = None) -> list[Path]:
+def write_outputs(
+    tables: dict[str, pl.DataFrame], out: Path, meta: dict[str, Any] | None = None
+) -> list[Path]:
     """Write each table as CSV into ``out`` (created if needed); optional ``meta`` as JSON."""
     out.mkdir(parents=True, exist_ok=True)
     written = []

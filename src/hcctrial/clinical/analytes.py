@@ -24,7 +24,7 @@ __all__ = ["AFP_NG_PER_IU", "ANALYTES", "HBV_DNA_COPIES_PER_IU", "Analyte", "get
 HBV_DNA_COPIES_PER_IU = 5.82
 
 # Alpha-fetoprotein: 1 IU = 1.21 ng, the WHO First International Standard for AFP 72/225
-# (Sizaret P, Anderson SG, et al., J Biol Stand 1975;3:201-223). Many labs report AFP in
+# (Sizaret P et al., J Biol Stand 1975: the WHO collaborative study). Many labs report AFP in
 # kU/L = IU/mL.
 AFP_NG_PER_IU = 1.21
 
@@ -78,9 +78,10 @@ ANALYTES: dict[str, Analyte] = {
             "Hemoglobin",
             "g/L",
             # Hb monomer (one haem) 16 114.5 g/mol, so 1 g/dL = 0.6206 mmol/L, the Dutch
-            # convention (Zijlstra WG et al., Clin Chem 1991;37:1633; ICSH 1978 reference method).
+            # convention (ICSH reference method for haemoglobinometry, 1995 edition, J Clin Pathol
+            # 1996;49:271-274, which states the monomer molar mass 16 114.5 g/mol).
             molar_mass=16114.5,
-            source="Hb(Fe) monomer 16 114.5 g/mol (ICSH; Zijlstra, Clin Chem 1991)",
+            source="Hb(Fe) monomer 16 114.5 g/mol (ICSH haemoglobinometry, J Clin Pathol 1996)",
         ),
         Analyte(
             "INKTPBMC",
