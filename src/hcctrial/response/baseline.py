@@ -184,7 +184,7 @@ def check_baseline(
                 pl.col("DIAMTEST"),
             )
         )
-    return pl.concat(parts, how="vertical_relaxed")
+    return pl.concat(parts, how="diagonal_relaxed")
 
 
 def target_lesions_after_baseline(measurements: pl.DataFrame) -> pl.DataFrame:

@@ -25,7 +25,9 @@ from dataclasses import dataclass
 import polars as pl
 
 from hcctrial.errors import InputError
-from hcctrial.response.prepare import KEYS, PROBLEM_SCHEMA, empty_problems, problems_frame
+from hcctrial.response.prepare import PROBLEM_SCHEMA, SUBJECT_KEYS, empty_problems, problems_frame
+
+KEYS = SUBJECT_KEYS
 
 __all__ = ["BestOverallResponse", "derive_best_overall_response"]
 
@@ -233,7 +235,10 @@ def derive_best_overall_response(
         .sort(["USUBJID", "RSEVAL", "RSEVALID", "PARAMCD", "ADT"], nulls_last=True)
     )
     return BestOverallResponse(
-        adrs=out, problems=pl.concat(problems, how="vertical_relaxed").cast(PROBLEM_SCHEMA)
+        adrs=out,
+        problems=pl.concat(problems, how="diagonal_relaxed")
+        .select(list(PROBLEM_SCHEMA))
+        .cast(PROBLEM_SCHEMA),
     )
 
 

@@ -171,7 +171,7 @@ def new_lesions_by_timepoint(
             pl.col("_FIRST").min().alias("NEWSEEN_TPNUM"),
         )
     )
-    problems = pl.concat(parts, how="vertical_relaxed") if parts else None
+    problems = pl.concat(parts, how="diagonal_relaxed") if parts else None
     base_new = meas.filter((pl.col("ROLE") == "NEW") & pl.col("BASELINE"))
     p2 = problems_frame(
         base_new,
@@ -181,5 +181,5 @@ def new_lesions_by_timepoint(
         "TRGRPID",
         pl.col("LESIONID"),
     )
-    problems = p2 if problems is None else pl.concat([problems, p2], how="vertical_relaxed")
+    problems = p2 if problems is None else pl.concat([problems, p2], how="diagonal_relaxed")
     return out, problems

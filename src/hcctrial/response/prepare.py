@@ -18,8 +18,12 @@ from hcctrial.dates import impute_date_expr
 from hcctrial.errors import InputError
 from hcctrial.response.criteria import Criteria
 
-KEYS = ["USUBJID", "RSEVAL", "RSEVALID"]
+SUBJECT_KEYS = ["USUBJID", "RSEVAL", "RSEVALID"]
 """Subject keys: a subject read by one evaluator (investigator, radiologist 1, ...)."""
+
+KEYS = ["_SID"]
+"""Internal key: one integer per subject-evaluator (joins and group-bys on one integer column;
+the names are attached again at the outputs from ``PreparedLesions.subjects``)."""
 
 PROBLEM_SCHEMA = pl.Schema(
     {
@@ -51,11 +55,13 @@ class PreparedLesions:
     ``lesions``: one row per subject-evaluator and lesion (role, location flags, usable).
     ``measurements``: one row per subject-evaluator, lesion and timepoint (diameter in mm,
     qualitative state). ``problems``: every data problem found, with where it is.
+    ``subjects``: ``_SID`` -> ``USUBJID, RSEVAL, RSEVALID``.
     """
 
     lesions: pl.DataFrame
     measurements: pl.DataFrame
     problems: pl.DataFrame
+    subjects: pl.DataFrame
 
 
 def problems_frame(
@@ -73,7 +79,11 @@ def problems_frame(
         (pl.col("_ROW").cast(pl.Int64) if "_ROW" in df.columns else pl.lit(None, pl.Int64)).alias(
             "ROW"
         ),
-        *[(pl.col(k) if k in df.columns else pl.lit(None)).cast(pl.Utf8).alias(k) for k in KEYS],
+        (pl.col("_SID") if "_SID" in df.columns else pl.lit(None)).cast(pl.UInt32).alias("_SID"),
+        *[
+            (pl.col(k) if k in df.columns else pl.lit(None)).cast(pl.Utf8).alias(k)
+            for k in SUBJECT_KEYS
+        ],
         (pl.col("LESIONID") if "LESIONID" in df.columns else pl.lit(None))
         .cast(pl.Utf8)
         .alias("LESIONID"),
@@ -87,8 +97,21 @@ def problems_frame(
 
 
 def empty_problems() -> pl.DataFrame:
-    """An empty problems table with its schema."""
-    return pl.DataFrame(schema=PROBLEM_SCHEMA)
+    """An empty problems table with its schema (and the internal ``_SID``)."""
+    return pl.DataFrame(schema={**PROBLEM_SCHEMA, "_SID": pl.UInt32})
+
+
+def attach_subjects(problems: pl.DataFrame, subjects: pl.DataFrame) -> pl.DataFrame:
+    """Problems with ``USUBJID, RSEVAL, RSEVALID`` filled from ``_SID``; PROBLEM_SCHEMA order."""
+    if "_SID" not in problems.columns:
+        return problems.cast(PROBLEM_SCHEMA).select(list(PROBLEM_SCHEMA))
+    named = problems.join(
+        subjects.with_columns(pl.col(SUBJECT_KEYS).cast(pl.Utf8)),
+        on="_SID",
+        how="left",
+        suffix="_S",
+    ).with_columns(pl.coalesce(k, f"{k}_S").replace("", None).alias(k) for k in SUBJECT_KEYS)
+    return named.cast(PROBLEM_SCHEMA).select(list(PROBLEM_SCHEMA))
 
 
 def _require(df: pl.DataFrame, name: str, columns: list[str]) -> None:
@@ -123,11 +146,20 @@ def _text(df: pl.DataFrame, *names: str) -> pl.Expr:
 
 
 def _keys(df: pl.DataFrame, prefix: str) -> list[pl.Expr]:
+    """Subject keys as Categorical: joins and group-bys then work on integer codes."""
     return [
-        pl.col("USUBJID").cast(pl.Utf8).str.strip_chars().alias("USUBJID"),
-        _text(df, f"{prefix}EVAL").fill_null("").alias("RSEVAL"),
-        _text(df, f"{prefix}EVALID").fill_null("").alias("RSEVALID"),
+        pl.col("USUBJID").cast(pl.Utf8).str.strip_chars().cast(pl.Categorical).alias("USUBJID"),
+        _text(df, f"{prefix}EVAL").fill_null("").cast(pl.Categorical).alias("RSEVAL"),
+        _text(df, f"{prefix}EVALID").fill_null("").cast(pl.Categorical).alias("RSEVALID"),
     ]
+
+
+def _dates(df: pl.DataFrame, column: str, out: str) -> pl.DataFrame:
+    """``out`` = ``column`` as a date (rule 'first'), parsed once per distinct text."""
+    lookup = df.select(pl.col(column).unique()).with_columns(
+        impute_date_expr(column, "first").alias(out)
+    )
+    return df.join(lookup, on=column, how="left", nulls_equal=True)
 
 
 def _prepare_tu(tu: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -136,13 +168,13 @@ def _prepare_tu(tu: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     t = tu.with_row_index("_ROW", offset=1).select(
         "_ROW",
         *_keys(tu, "TU"),
-        pl.col("TULNKID").cast(pl.Utf8).str.strip_chars().alias("LESIONID"),
+        pl.col("TULNKID").cast(pl.Utf8).str.strip_chars().cast(pl.Categorical).alias("LESIONID"),
         _text(tu, "TUSTRESC", "TUORRES").alias("ROLE_TU"),
         _text(tu, "TULOC").alias("LOC"),
         _text(tu, "TULOCDTL", "TUDIR").alias("LOCDTL"),
         _text(tu, "VISIT").alias("VISIT"),
     )
-    t = t.with_columns(pl.len().over([*KEYS, "LESIONID"]).alias("_N"))
+    t = t.with_columns(pl.len().over([*SUBJECT_KEYS, "LESIONID"]).alias("_N"))
     dup = t.filter(pl.col("_N") > 1)
     problems = problems_frame(
         dup,
@@ -154,7 +186,7 @@ def _prepare_tu(tu: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     )
     lesions = (
         t.sort("_ROW")
-        .group_by([*KEYS, "LESIONID"], maintain_order=True)
+        .group_by([*SUBJECT_KEYS, "LESIONID"], maintain_order=True)
         .agg(
             pl.col("ROLE_TU").first(),
             pl.col("LOC").drop_nulls().first(),
@@ -163,6 +195,17 @@ def _prepare_tu(tu: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
         )
     )
     return lesions, problems
+
+
+def _location_flags() -> list[pl.Expr]:
+    """NODAL and LIVER from the lesion location (TULOC, TULOCDTL)."""
+    loc = pl.concat_str(
+        [pl.col("LOC").fill_null(""), pl.col("LOCDTL").fill_null("")], separator=" "
+    )
+    return [
+        loc.str.contains("LYMPH|NODE").alias("NODAL"),
+        loc.str.contains("LIVER|HEPATIC").alias("LIVER"),
+    ]
 
 
 def prepare_lesions(tu: object, tr: object, criteria: Criteria) -> PreparedLesions:
@@ -201,7 +244,11 @@ def prepare_lesions(tu: object, tr: object, criteria: Criteria) -> PreparedLesio
         .select(
             "_ROW",
             *_keys(tr_df, "TR"),
-            pl.col("TRLNKID").cast(pl.Utf8).str.strip_chars().alias("LESIONID"),
+            pl.col("TRLNKID")
+            .cast(pl.Utf8)
+            .str.strip_chars()
+            .cast(pl.Categorical)
+            .alias("LESIONID"),
             _text(tr_df, "TRTESTCD").alias("TRTESTCD"),
             _text(tr_df, "TRGRPID").alias("GRP"),
             (
@@ -223,8 +270,21 @@ def prepare_lesions(tu: object, tr: object, criteria: Criteria) -> PreparedLesio
                 pl.col("TRDTC").cast(pl.Utf8) if "TRDTC" in tr_df.columns else pl.lit(None, pl.Utf8)
             ).alias("TRDTC"),
         )
-        .with_columns(impute_date_expr("TRDTC", "first").alias("TRDT"))
+        .pipe(_dates, "TRDTC", "TRDT")
     )
+
+    subjects = (
+        pl.concat([lesions.select(SUBJECT_KEYS), r.select(SUBJECT_KEYS)], how="vertical")
+        .unique()
+        .sort(SUBJECT_KEYS)
+        .with_row_index("_SID")
+    )
+    lesions = (
+        lesions.join(subjects, on=SUBJECT_KEYS, how="left")
+        .drop(SUBJECT_KEYS)
+        .with_columns(_location_flags())
+    )
+    r = r.join(subjects, on=SUBJECT_KEYS, how="left").drop(SUBJECT_KEYS)
 
     bad_date = r.filter(
         pl.col("TRDTC").is_not_null()
@@ -241,7 +301,8 @@ def prepare_lesions(tu: object, tr: object, criteria: Criteria) -> PreparedLesio
             pl.col("TRDTC"),
         )
     )
-    r = r.join(bad_date.select("_ROW"), on="_ROW", how="anti")
+    if bad_date.height:
+        r = r.join(bad_date.select("_ROW"), on="_ROW", how="anti")
 
     # SUMDIAM (sum of diameters) is a derived record without a lesion: recomputed, not read.
     r = r.filter((pl.col("TRTESTCD") != "SUMDIAM").fill_null(True))
@@ -251,7 +312,8 @@ def prepare_lesions(tu: object, tr: object, criteria: Criteria) -> PreparedLesio
             no_id, "TR", "lesion id", "TR row has no lesion id (TRLNKID); not used", "TRLNKID"
         )
     )
-    r = r.join(no_id.select("_ROW"), on="_ROW", how="anti")
+    if no_id.height:
+        r = r.join(no_id.select("_ROW"), on="_ROW", how="anti")
     # Lesion role and location from TU; TR rows whose lesion is not in TU keep TRGRPID.
     r = r.join(lesions, on=[*KEYS, "LESIONID"], how="left")
     no_tu = r.filter(pl.col("ROLE_TU").is_null() & pl.col("LESIONID").is_not_null())
@@ -270,7 +332,9 @@ def prepare_lesions(tu: object, tr: object, criteria: Criteria) -> PreparedLesio
     r = r.with_columns(
         pl.coalesce("ROLE_TU", "GRP").alias("ROLE"),
         pl.col("USABLE").fill_null(True),
-    ).drop("ROLE_TU")
+        pl.col("NODAL").fill_null(False),
+        pl.col("LIVER").fill_null(False),
+    ).drop("ROLE_TU", "LOC", "LOCDTL")
     problem_parts.append(
         problems_frame(
             r.filter(
@@ -285,29 +349,24 @@ def prepare_lesions(tu: object, tr: object, criteria: Criteria) -> PreparedLesio
     )
     r = r.filter(pl.col("ROLE").is_in(["TARGET", "NON-TARGET", "NEW"]))
 
-    loc = pl.concat_str(
-        [pl.col("LOC").fill_null(""), pl.col("LOCDTL").fill_null("")], separator=" "
-    )
-    r = r.with_columns(
-        loc.str.contains("LYMPH|NODE").alias("NODAL"),
-        loc.str.contains("LIVER|HEPATIC").alias("LIVER"),
-    )
     r = _convert_units(r, criteria, problem_parts)
     r, tp_problems = _timepoints(r)
     problem_parts.append(tp_problems)
     meas = _pick_measurements(r, criteria, problem_parts)
-    lesion_table = r.group_by([*KEYS, "LESIONID"]).agg(
-        pl.col("ROLE").first(),
-        pl.col("LOC").first(),
-        pl.col("LOCDTL").first(),
-        pl.col("NODAL").first(),
-        pl.col("LIVER").first(),
-        pl.col("USABLE").first(),
+    lesion_table = (
+        r.group_by([*KEYS, "LESIONID"])
+        .agg(pl.col("ROLE").first(), pl.col("USABLE").first())
+        .join(
+            lesions.select([*KEYS, "LESIONID", "LOC", "LOCDTL", "NODAL", "LIVER"]),
+            on=[*KEYS, "LESIONID"],
+            how="left",
+        )
     )
     return PreparedLesions(
         lesions=lesion_table,
         measurements=meas,
-        problems=pl.concat(problem_parts, how="vertical_relaxed").cast(PROBLEM_SCHEMA),
+        problems=pl.concat(problem_parts, how="diagonal_relaxed"),
+        subjects=subjects,
     )
 
 
@@ -409,7 +468,8 @@ def _timepoints(r: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
             pl.col("TRDTC"),
         )
     )
-    r = r.join(early.select("_ROW"), on="_ROW", how="anti")
+    if early.height:
+        r = r.join(early.select("_ROW"), on="_ROW", how="anti")
     # Timepoints are ordered by date (the scan date is what RECIST's nadir follows), VISITNUM
     # breaking ties; TPSEQ is that order. A visit dated before the visit numbered before it
     # (e.g. an unscheduled visit) is reported once, not changed.
@@ -480,50 +540,42 @@ def _pick_measurements(
 ) -> pl.DataFrame:
     """One row per lesion and timepoint: the preferred diameter and the qualitative states."""
     lesion_tp = [*KEYS, "LESIONID", "VISITNUM"]
-    diam = (
-        r.filter(pl.col("ROLE").is_in(["TARGET", "NEW"]))
-        .with_columns(_rank_expr(criteria).alias("_RANK"))
-        .filter(pl.col("_RANK").is_not_null())
+    ranked = pl.when(pl.col("ROLE").is_in(["TARGET", "NEW"])).then(_rank_expr(criteria))
+    r = r.with_columns(ranked.alias("_RANK"))
+    # Duplicate measurements of one test at one timepoint with different values: not
+    # evaluable (both rows reported).
+    test_key = [*lesion_tp, "TRTESTCD"]
+    dup_keys = (
+        r.filter(pl.col("_RANK").is_not_null())
+        .group_by(test_key)
+        .agg(pl.len().alias("_N"), pl.col("DIAM_MM").n_unique().alias("_NVAL"))
+        .filter((pl.col("_N") > 1) & (pl.col("_NVAL") > 1))
+        .select(test_key)
     )
-    # Duplicate measurements of one test at one timepoint: not evaluable.
-    diam = diam.with_columns(
-        pl.len().over([*lesion_tp, "TRTESTCD"]).alias("_NDUP"),
-        pl.col("DIAM_MM").n_unique().over([*lesion_tp, "TRTESTCD"]).alias("_NVAL"),
-    )
-    dup = diam.filter((pl.col("_NDUP") > 1) & (pl.col("_NVAL") > 1))
-    parts.append(
-        problems_frame(
-            dup,
-            "TR",
-            "duplicate measurement",
-            pl.format(
-                "{} measured more than once with different values at this visit; "
-                "the lesion is not evaluated",
-                pl.col("TRTESTCD"),
-            ),
-            "TRSTRESN",
-            pl.col("DIAM_MM"),
+    if dup_keys.height:
+        dup = r.join(dup_keys, on=test_key, how="semi")
+        parts.append(
+            problems_frame(
+                dup,
+                "TR",
+                "duplicate measurement",
+                pl.format(
+                    "{} measured more than once with different values at this visit; "
+                    "the lesion is not evaluated",
+                    pl.col("TRTESTCD"),
+                ),
+                "TRSTRESN",
+                pl.col("DIAM_MM"),
+            )
         )
-    )
-    diam = diam.with_columns(
-        pl.when(pl.col("_NVAL") > 1).then(None).otherwise(pl.col("DIAM_MM")).alias("DIAM_MM")
-    )
-    chosen = (
-        diam.sort([*lesion_tp, pl.col("DIAM_MM").is_null(), "_RANK"])
-        .group_by(lesion_tp, maintain_order=True)
-        .agg(pl.col("DIAM_MM").first(), pl.col("TRTESTCD").first().alias("DIAMTEST"))
-    )
-    qual = (
-        r.filter(pl.col("TRTESTCD").is_in(QUALITATIVE_TESTS))
-        .group_by(lesion_tp)
-        .agg(
-            *[
-                pl.col("RESC").filter(pl.col("TRTESTCD") == t).first().alias(t)
-                for t in QUALITATIVE_TESTS
-            ]
+        r = r.join(dup_keys.with_columns(pl.lit(True).alias("_DUP")), on=test_key, how="left")
+        r = r.with_columns(
+            pl.when(pl.col("_DUP")).then(None).otherwise(pl.col("DIAM_MM")).alias("DIAM_MM")
         )
-    )
-    base = r.group_by(lesion_tp).agg(
+    # The preferred measured diameter: lowest rank among non-missing values (a missing value
+    # of the preferred test ranks after any measured one).
+    r = r.with_columns((pl.col("_RANK") + 100 * pl.col("DIAM_MM").is_null()).alias("_KEY"))
+    meas = r.group_by(lesion_tp).agg(
         pl.col("_ROW").min(),
         pl.col("VISIT").first(),
         pl.col("TRDT").min(),
@@ -534,8 +586,23 @@ def _pick_measurements(
         pl.col("USABLE").first(),
         pl.col("BASELINE").first(),
         pl.col("BASE_DT").first(),
+        pl.col("_KEY").min().alias("_KMIN"),
+        pl.col("DIAM_MM").sort_by("_KEY", nulls_last=True).first(),
+        pl.col("TRTESTCD").sort_by("_KEY", nulls_last=True).first().alias("DIAMTEST"),
     )
-    meas = base.join(chosen, on=lesion_tp, how="left").join(qual, on=lesion_tp, how="left")
+    qual_rows = r.filter(pl.col("TRTESTCD").is_in(QUALITATIVE_TESTS))
+    qual = qual_rows.group_by(lesion_tp).agg(
+        *[
+            pl.col("RESC").filter(pl.col("TRTESTCD") == t).first().alias(t)
+            for t in QUALITATIVE_TESTS
+        ]
+    )
+    if qual.height:
+        meas = meas.join(qual, on=lesion_tp, how="left")
+    else:
+        meas = meas.with_columns(pl.lit(None, pl.Utf8).alias(t) for t in QUALITATIVE_TESTS)
+    has_diam = pl.col("_KMIN").is_not_null()
     return meas.with_columns(
-        pl.when(pl.col("USABLE")).then(pl.col("DIAM_MM")).otherwise(None).alias("DIAM_MM")
-    )
+        pl.when(pl.col("USABLE") & has_diam).then(pl.col("DIAM_MM")).alias("DIAM_MM"),
+        pl.when(has_diam).then(pl.col("DIAMTEST")).alias("DIAMTEST"),
+    ).drop("_KMIN")

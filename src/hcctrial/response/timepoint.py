@@ -32,7 +32,7 @@ from hcctrial.response.lesion_states import (
     non_target_by_timepoint,
     non_target_response,
 )
-from hcctrial.response.prepare import KEYS, PROBLEM_SCHEMA, prepare_lesions
+from hcctrial.response.prepare import KEYS, SUBJECT_KEYS, attach_subjects, prepare_lesions
 
 __all__ = ["TimepointResponse", "derive_timepoint_response"]
 
@@ -261,7 +261,7 @@ def derive_timepoint_response(
         .with_columns(_overall_response().alias("OVRLRESP"))
         .with_columns(_reason().alias("RSREASND"))
     )
-    problems = (
+    problems = attach_subjects(
         pl.concat(
             [
                 prep.problems,
@@ -270,21 +270,34 @@ def derive_timepoint_response(
                 nt_problems,
                 new_problems,
             ],
-            how="vertical_relaxed",
-        )
-        .cast(PROBLEM_SCHEMA)
-        .sort(["USUBJID", "RSEVAL", "RSEVALID", "ROW"], nulls_last=True)
-    )
-    return _outputs(tp, lesion_changes, problems, crit)
+            how="diagonal_relaxed",
+        ),
+        prep.subjects,
+    ).sort(["USUBJID", "RSEVAL", "RSEVALID", "ROW"], nulls_last=True)
+    return _outputs(tp, lesion_changes, problems, prep.subjects, crit)
 
 
 def _outputs(
-    tp: pl.DataFrame, lesion_changes: pl.DataFrame, problems: pl.DataFrame, crit: Criteria
+    tp: pl.DataFrame,
+    lesion_changes: pl.DataFrame,
+    problems: pl.DataFrame,
+    subjects: pl.DataFrame,
+    crit: Criteria,
 ) -> TimepointResponse:
     rscat = "RECIST 1.1" if crit.name == "recist1.1" else "mRECIST"
+    names = subjects.with_columns(pl.col(SUBJECT_KEYS).cast(pl.Utf8))
+    # _SID follows the sorted subject names, so sorting by it sorts by the names.
+    tp = tp.join(names, on=KEYS, how="left").sort([*KEYS, "VISITNUM"], nulls_last=True)
+    lesion_changes = (
+        lesion_changes.join(names, on=KEYS, how="left")
+        .with_columns(pl.col("LESIONID").cast(pl.Utf8))
+        .sort([*KEYS, "LESIONID", "VISITNUM"], nulls_last=True)
+        .select(*SUBJECT_KEYS, pl.exclude([*SUBJECT_KEYS, *KEYS]))
+    )
     blank_to_null = [pl.col(k).replace("", None) for k in ("RSEVAL", "RSEVALID")]
     changes = tp.select(
         *KEYS,
+        *SUBJECT_KEYS,
         "VISITNUM",
         "VISIT",
         "ADT",
@@ -309,24 +322,29 @@ def _outputs(
     )
     post = changes.filter(pl.col("ABLFL").is_null())
     long = post.unpivot(
-        index=[*KEYS, "VISITNUM", "VISIT", "ADT", "RSREASND"],
+        index=[*KEYS, *SUBJECT_KEYS, "VISITNUM", "VISIT", "ADT", "RSREASND"],
         on=list(_RSTEST),
         variable_name="RSTESTCD",
         value_name="RSSTRESC",
     ).filter(pl.col("RSSTRESC").is_not_null())
-    rs = long.select(
-        *KEYS,
-        "VISITNUM",
-        "VISIT",
-        pl.col("ADT").dt.to_string("%Y-%m-%d").alias("RSDTC"),
-        "RSTESTCD",
-        pl.col("RSTESTCD").replace_strict(_RSTEST).alias("RSTEST"),
-        pl.lit(rscat).alias("RSCAT"),
-        "RSSTRESC",
-        pl.when(pl.col("RSTESTCD") == "OVRLRESP").then(pl.col("RSREASND")).alias("RSREASND"),
-    ).sort([*KEYS, "VISITNUM", "RSTESTCD"], nulls_last=True)
+    rs = (
+        long.select(
+            *SUBJECT_KEYS,
+            "VISITNUM",
+            "VISIT",
+            pl.col("ADT").dt.to_string("%Y-%m-%d").alias("RSDTC"),
+            "RSTESTCD",
+            pl.col("RSTESTCD").replace_strict(_RSTEST).alias("RSTEST"),
+            pl.lit(rscat).alias("RSCAT"),
+            "RSSTRESC",
+            pl.when(pl.col("RSTESTCD") == "OVRLRESP").then(pl.col("RSREASND")).alias("RSREASND"),
+            *KEYS,
+        )
+        .sort([*KEYS, "VISITNUM", "RSTESTCD"], nulls_last=True)
+        .drop(KEYS)
+    )
     adrs = post.select(
-        *KEYS,
+        *SUBJECT_KEYS,
         pl.lit("OVR").alias("PARAMCD"),
         pl.lit(f"Overall Response by {rscat}").alias("PARAM"),
         pl.lit(rscat).alias("PARCAT1"),
@@ -336,13 +354,11 @@ def _outputs(
         "VISITNUM",
         "BASEDT",
         "RSREASND",
-    ).sort([*KEYS, "VISITNUM"], nulls_last=True)
+    )
     return TimepointResponse(
         rs=rs,
         adrs=adrs,
-        timepoint_changes=changes,
-        lesion_changes=lesion_changes.with_columns(*blank_to_null).sort(
-            [*KEYS, "LESIONID", "VISITNUM"], nulls_last=True
-        ),
+        timepoint_changes=changes.drop(KEYS),
+        lesion_changes=lesion_changes.with_columns(*blank_to_null),
         problems=problems,
     )
