@@ -1,0 +1,104 @@
+"""One call from ADSL + ADRS to every efficacy table: ADTTE, per-arm endpoints, comparison."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import polars as pl
+
+from hcctrial.endpoints.adtte import EndpointOptions, derive_adtte, to_polars
+from hcctrial.endpoints.summary import (
+    AnalysisOptions,
+    at_risk_table,
+    compare_arms,
+    response_rates,
+    summarise_time_to_event,
+)
+
+__all__ = ["EndpointsResult", "analyse_endpoints"]
+
+PARAM_ORDER = {"OS": 0, "PFS": 1, "TTR": 2, "DOR": 3, "RESPONSE": 4}
+
+
+@dataclass(frozen=True)
+class EndpointsResult:
+    """Every efficacy table of a study; ``tables()`` names them for export."""
+
+    adtte: pl.DataFrame
+    by_arm: pl.DataFrame
+    comparison: pl.DataFrame
+    at_risk: pl.DataFrame
+    endpoint_options: EndpointOptions
+    analysis_options: AnalysisOptions
+
+    def tables(self) -> dict[str, pl.DataFrame]:
+        """Tables keyed by their export name."""
+        return {
+            "adtte": self.adtte,
+            "endpoints_by_arm": self.by_arm,
+            "endpoints_comparison": self.comparison,
+            "numbers_at_risk": self.at_risk,
+        }
+
+    def conventions(self) -> dict[str, Any]:
+        """The statistical conventions used, for the JSON export and the report."""
+        a, e = self.analysis_options, self.endpoint_options
+        return {
+            "ci_transform": a.conf_type,
+            "conf_level": a.conf_level,
+            "cox_ties": a.ties,
+            "median_ci": "Brookmeyer-Crowley as R survival quantile.survfit (midpoint rule)",
+            "rate_ci": "Clopper-Pearson exact",
+            "difference_ci": "Newcombe hybrid score (method 10)",
+            "time_unit": "AVAL in days; medians and landmarks in months of 365.25/12 days",
+            "origin": e.origin,
+            "aval": "ADT - STARTDT + 1" if e.add_one else "ADT - STARTDT",
+            "censoring": {
+                "new_therapy_censors": e.new_therapy_censors,
+                "missed_assessments_censor": e.missed_assessments_censor,
+                "max_gap_days": e.max_gap_days,
+                "no_baseline_censors_at_origin": e.no_baseline_censors_at_origin,
+                "no_assessment_censors_at_origin": e.no_assessment_censors_at_origin,
+            },
+            "response_param": e.response_param,
+        }
+
+
+def _order(df: pl.DataFrame) -> pl.DataFrame:
+    if df.is_empty():
+        return df
+    key = pl.col("PARAMCD").replace_strict(PARAM_ORDER, default=9, return_dtype=pl.Int64)
+    return df.with_row_index("_I").sort(key, "ARM", "_I").drop("_I")
+
+
+def analyse_endpoints(
+    adsl: pl.DataFrame | Any,
+    adrs: pl.DataFrame | Any | None = None,
+    endpoint_options: EndpointOptions | None = None,
+    analysis_options: AnalysisOptions | None = None,
+    new_therapy: pl.DataFrame | None = None,
+) -> EndpointsResult:
+    """Derive ADTTE and compute every endpoint per arm and between two arms.
+
+    See :func:`~hcctrial.endpoints.adtte.derive_adtte` (censoring rules) and
+    :mod:`hcctrial.endpoints.summary` (statistics and table layout).
+    """
+    e_opts = endpoint_options or EndpointOptions()
+    a_opts = analysis_options or AnalysisOptions()
+    adsl = to_polars(adsl, "ADSL")
+    adtte = derive_adtte(adsl, adrs, e_opts, new_therapy)
+    by_arm = summarise_time_to_event(adtte, a_opts)
+    comparison = compare_arms(adtte, a_opts)
+    if adrs is not None:
+        rates, diffs = response_rates(to_polars(adrs, "ADRS"), adsl, e_opts, a_opts)
+        by_arm = pl.concat([by_arm, rates])
+        comparison = pl.concat([comparison, diffs])
+    return EndpointsResult(
+        adtte=adtte,
+        by_arm=_order(by_arm),
+        comparison=_order(comparison),
+        at_risk=_order(at_risk_table(adtte, a_opts.at_risk_months)),
+        endpoint_options=e_opts,
+        analysis_options=a_opts,
+    )
