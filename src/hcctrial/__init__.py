@@ -8,3 +8,7 @@ derives endpoints and reports them, over real study data or simulated virtual tr
 from __future__ import annotations
 
 __version__ = "0.1.0"
+
+from hcctrial.protocol import builtin_protocols, load_protocol
+
+__all__ = ["__version__", "builtin_protocols", "load_protocol"]
