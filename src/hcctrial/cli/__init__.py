@@ -12,6 +12,7 @@ import sys
 import typer
 
 from hcctrial.cli import calc as _calc
+from hcctrial.cli import data as _data
 from hcctrial.cli import protocols as _protocols
 from hcctrial.errors import HcctrialError
 
@@ -23,7 +24,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-_MODULES = (_protocols, _calc)
+_MODULES = (_protocols, _calc, _data)
 
 for _module in _MODULES:
     _module.register(app)

@@ -1,0 +1,177 @@
+"""``hcctrial screen``: eligibility screening of patients (JSON, FHIR, SDTM) or an OMOP database."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.table import Table
+
+from hcctrial.cli._common import OutputFormat, console, emit
+from hcctrial.errors import InputError
+
+_STYLE = {"passes": "green", "fails": "bold red", "unknown": "yellow", "pending": "cyan"}
+_DECISION_STYLE = {"eligible": "bold green", "ineligible": "bold red", "incomplete": "bold yellow"}
+
+
+def _as_of(text: str | None) -> date:
+    if text is None:
+        return date.today()
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise InputError(
+            "--as-of is not a date", column="--as-of", value=text, expected="YYYY-MM-DD"
+        ) from None
+
+
+def _protocols(spec: str) -> list[Any]:
+    from hcctrial.protocol import builtin_protocols, load_protocol
+
+    if spec == "all":
+        return list(builtin_protocols().values())
+    return [load_protocol(spec)]
+
+
+def _read_patients(path: Path) -> list[Any]:
+    from hcctrial.eligibility import read_fhir, read_patients, records_from_sdtm
+
+    if path.is_dir():
+        from hcctrial.io import read_study
+
+        return records_from_sdtm(read_study(path))
+    if not path.exists():
+        raise InputError("patient file not found", file=str(path))
+    head = path.read_text(encoding="utf-8")[:4096]
+    if '"resourceType"' in head and '"Bundle"' in head:
+        return read_fhir(path)
+    return read_patients(path)
+
+
+def _patient_table(decision: Any) -> Table:
+    from hcctrial.eligibility.log import value_text
+
+    style = _DECISION_STYLE[decision.decision]
+    table = Table(
+        title=f"{decision.patient_id} - {decision.protocol_id} as of {decision.as_of}: "
+        f"[{style}]{decision.decision.upper()}[/{style}]",
+        caption=decision.detail,
+        show_lines=True,
+    )
+    for name in ("criterion", "kind", "result", "values used", "comparison / reason"):
+        table.add_column(name, overflow="fold")
+    for i, r in enumerate(decision.results):
+        effect = r.effect
+        why = "; ".join(r.comparisons) if r.status in ("met", "not met") else (r.reason or "")
+        table.add_row(
+            r.criterion.id,
+            r.criterion.kind,
+            f"[{_STYLE[effect]}]{r.status}[/{_STYLE[effect]}]",
+            value_text(decision, i),
+            why,
+        )
+    return table
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``screen`` command to the main app."""
+
+    @app.command("screen")
+    def screen(
+        protocol: str = typer.Option(..., "--protocol", "-p", help="Protocol id, file, or 'all'."),
+        patients: Path | None = typer.Option(
+            None, "--patients", help="Patient JSON/JSON Lines, FHIR R4 Bundle, or SDTM folder."
+        ),
+        omop: str | None = typer.Option(
+            None, "--omop", help="OMOP CDM database: DuckDB file or URL (duckdb://, postgres://)."
+        ),
+        as_of: str | None = typer.Option(None, "--as-of", help="Screening date (default today)."),
+        fmt: OutputFormat = typer.Option(OutputFormat.table, "--format", help="table|json|csv"),
+        out: Path | None = typer.Option(None, "--out", help="Write results to this file (.csv)."),
+    ) -> None:
+        """Screen patients against a protocol's eligibility criteria, with explanations."""
+        day = _as_of(as_of)
+        if (patients is None) == (omop is None):
+            raise InputError(
+                "give exactly one of --patients FILE or --omop URL", column="--patients/--omop"
+            )
+        if omop is not None:
+            _screen_omop(protocol, omop, day, out, fmt)
+            return
+        assert patients is not None
+        _screen_patients(protocol, patients, day, fmt, out)
+
+
+def _screen_patients(spec: str, path: Path, day: date, fmt: OutputFormat, out: Path | None) -> None:
+    from hcctrial.eligibility import decisions_table, screen_patients, screening_log
+
+    records = _read_patients(path)
+    decisions = [d for p in _protocols(spec) for d in screen_patients(p, records, day)]
+    log = screening_log(decisions)
+    if out is not None:
+        log.write_csv(out)
+    if fmt is OutputFormat.table:
+        for d in decisions[:50]:
+            console.print(_patient_table(d))
+        if len(decisions) > 1:
+            emit(decisions_table(decisions).drop("ASOFDT"), fmt, title="Screening decisions")
+    else:
+        emit(log, fmt)
+
+
+def _screen_omop(spec: str, url: str, day: date, out: Path | None, fmt: OutputFormat) -> None:
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from hcctrial.eligibility.omop import connect_omop, screen_population
+
+    if out is None:
+        raise InputError(
+            "--out FILE is required with --omop",
+            column="--out",
+            expected="a .csv path for the per-patient decisions",
+        )
+    protocols = _protocols(spec)
+    con = connect_omop(url)
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    ) as progress:
+        task = progress.add_task("screening", total=len(protocols))
+        result = screen_population(
+            con,
+            protocols,
+            day,
+            on_protocol=lambda pid: progress.update(task, advance=1, description=f"screened {pid}"),
+        )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    result.decisions.write_csv(out)
+    counts_path = out.with_name(out.stem + "_counts.csv")
+    result.counts.write_csv(counts_path)
+    summary = (
+        result.decisions.group_by("PROTOCOL", "DECISION")
+        .len()
+        .sort("PROTOCOL", "DECISION")
+        .pivot(on="DECISION", index="PROTOCOL", values="len")
+        .fill_null(0)
+    )
+    if fmt is OutputFormat.json:
+        console.print_json(
+            json.dumps(
+                {"decisions": summary.to_dicts(), "counts": result.counts.to_dicts()}, default=str
+            )
+        )
+        return
+    emit(
+        summary,
+        fmt,
+        title=f"Decisions as of {day} ({result.decisions['person_id'].n_unique()} persons)",
+    )
+    emit(result.counts.drop("JUDGEMENT"), fmt, title="CONSORT-style counts per criterion")
+    console.print(f"wrote {out} and {counts_path}")

@@ -1,0 +1,525 @@
+"""Compile a protocol's criteria into one Ibis query over an OMOP CDM v5.4 database.
+
+The query builds one row per person with the features the criteria read, then one boolean
+column per criterion (SQL NULL = unknown: SQL's AND/OR/NOT on NULL are Kleene's, see
+:mod:`hcctrial.eligibility.logic`) and the decision. It follows the one-patient evaluator's
+rules exactly (:mod:`hcctrial.eligibility.lookup`):
+
+- ``lab(CODE)``: the most recent ``measurement`` of the code's concepts dated in
+  ``[as_of - look-back, as_of]`` (ties: the highest ``measurement_id``), multiplied by the unit
+  factor that :func:`hcctrial.clinical.units.conversion` gives for its ``unit_concept_id``'s
+  UCUM code (a unit it cannot convert gives NULL = unknown). ``xuln`` is value / range_high.
+- findings: the most recent ``observation`` or ``measurement`` on or before ``as_of``.
+- ``age``: whole years from the birth date (missing month/day imputed by the ``mid`` rule of
+  :mod:`hcctrial.dates`: 1 July / 15th) to ``as_of``.
+- ``ecog`` falls back to ECOG from KPS, Child-Pugh to the score from BILI, ALB, INR, ascites
+  and encephalopathy (Pugh 1973, edges of :mod:`hcctrial.clinical.liver`), ``crcl()`` is
+  Cockcroft-Gault (Cockcroft & Gault, Nephron 1976;16:31-41) with creatinine in mg/dL; tests
+  check each against the :mod:`hcctrial.clinical` functions.
+- therapies (``drug_exposure``, ``procedure_occurrence``): last day = min(end or start, as_of)
+  for those started by ``as_of``; events in ``condition_occurrence`` are dated by their start.
+  OMOP has no 'not collected' flag: no record means never.
+- A person with a lab row that cannot be used (unknown unit, negative or missing value, date
+  after today) is 'incomplete' unless ineligible, as in the evaluator.
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+import ibis
+import ibis.expr.types as ir
+import polars as pl
+
+from hcctrial.eligibility.evaluate import Criterion
+from hcctrial.eligibility.language import NAME_TYPES, ParsedExpression
+from hcctrial.eligibility.lookup import CATEGORY_MEMBERS, months_before
+from hcctrial.errors import InputError
+
+__all__ = ["CompiledProtocol", "compile_protocol", "unit_factors"]
+
+_NEVER_DAYS = 10**9  # days_since() of an event that never happened compares as "long ago"
+_CMP = {
+    ast.Lt: "__lt__",
+    ast.LtE: "__le__",
+    ast.Gt: "__gt__",
+    ast.GtE: "__ge__",
+    ast.Eq: "__eq__",
+    ast.NotEq: "__ne__",
+}
+
+
+@dataclass
+class CompiledProtocol:
+    """One query per protocol: ``person_id``, one column per criterion, ``DECISION``."""
+
+    protocol_id: str
+    criteria: list[Criterion]
+    query: ir.Table
+    columns: dict[str, str]  # criterion id -> column name
+
+
+def _needs(criteria: list[Criterion]) -> tuple[set[str], set[str], set[str], set[str]]:
+    names: set[str] = set()
+    labs: set[str] = set()
+    cats: set[str] = set()
+    conds: set[str] = set()
+    for c in criteria:
+        e: ParsedExpression | None = c.expression
+        if e is None:
+            continue
+        names |= e.names
+        labs |= e.labs
+        cats |= e.categories
+        conds |= e.conditions
+        if "crcl" in ast.dump(e.tree):
+            names |= {"age", "sex", "weight_kg"}
+    if names & {"child_pugh_score", "child_pugh_class"}:
+        labs |= {"BILI", "ALB", "INR"}
+        names |= {"ascites", "encephalopathy", "child_pugh_score", "child_pugh_class"}
+    if "ecog" in names:
+        names.add("kps")
+    return names, labs, cats, conds
+
+
+def unit_factors(con: Any, labs: set[str], cmap: ir.Table) -> ir.Table:
+    """``(item, unit_concept_id, scale, offset)`` to the canonical unit, for the units in use.
+
+    Reads the distinct units of the labs' measurements (one small query) and asks
+    :func:`hcctrial.clinical.units.conversion` for each; units it cannot convert are left out,
+    so their values are NULL (unknown).
+    """
+    from hcctrial.clinical.units import canonical_unit, conversion
+
+    concept = con.table("concept")
+    meas = con.table("measurement")
+    lab_concepts = (
+        cmap.filter(cmap.domain == "lab")
+        .join(concept, ["vocabulary_id", "concept_code"])
+        .select("concept_id", "item")
+    )
+    used = (
+        meas.join(lab_concepts, meas.measurement_concept_id == lab_concepts.concept_id)
+        .select("item", unit_concept_id=meas.unit_concept_id.fill_null(0))
+        .distinct()
+    )
+    units = concept.select(unit_concept_id="concept_id", unit_code="concept_code")
+    pairs = used.left_join(units, "unit_concept_id").select("item", "unit_concept_id", "unit_code")
+    rows = []
+    for row in pairs.to_pyarrow().to_pylist():
+        item, unit_id, code = row["item"], row["unit_concept_id"], row["unit_code"]
+        if item not in labs:
+            continue
+        text = code or ("ratio" if item == "INR" else "")
+        try:
+            conv = conversion(text, canonical_unit(item), item)
+        except InputError:
+            continue
+        if conv.log_in or conv.log_out:
+            continue
+        rows.append((item, int(unit_id), float(conv.scale), float(conv.offset)))
+    frame = pl.DataFrame(
+        rows,
+        schema={
+            "item": pl.Utf8,
+            "unit_concept_id": pl.Int64,
+            "scale": pl.Float64,
+            "offset": pl.Float64,
+        },
+        orient="row",
+    )
+    return ibis.memtable(frame.to_arrow())
+
+
+def _latest(t: ir.Table, date_col: str, id_col: str) -> ir.Table:
+    w = ibis.window(
+        group_by=[t.person_id, t.item], order_by=[ibis.desc(t[date_col]), ibis.desc(t[id_col])]
+    )
+    return t.mutate(_rn=ibis.row_number().over(w)).filter(lambda x: x._rn == 0).drop("_rn")
+
+
+def _features(
+    con: Any, criteria: list[Criterion], as_of: date, lookback: int, today: date, cmap: ir.Table
+) -> ir.Table:
+    names, labs, cats, conds = _needs(criteria)
+    concept = con.table("concept")
+    person = con.table("person")
+    month = person.month_of_birth
+    birth = ibis.date(
+        person.year_of_birth,
+        month.fill_null(7),
+        ibis.ifelse(month.isnull(), 1, person.day_of_birth.fill_null(15)),
+    )
+    feats = person.select(
+        "person_id",
+        sex=person.gender_concept_id.cases((8507, "M"), (8532, "F"), else_=ibis.null("string")),
+        _birth=birth,
+    )
+    feats = feats.mutate(
+        age=(
+            as_of.year
+            - feats._birth.year()
+            - ibis.ifelse(
+                (feats._birth.month() > as_of.month)
+                | ((feats._birth.month() == as_of.month) & (feats._birth.day() > as_of.day)),
+                1,
+                0,
+            )
+        ).cast("float64")
+    )
+
+    def mapped(domain: str) -> ir.Table:
+        return (
+            cmap.filter(cmap.domain == domain)
+            .join(concept, ["vocabulary_id", "concept_code"])
+            .select("concept_id", "item")
+        )
+
+    meas = con.table("measurement")
+    lab_concepts = mapped("lab")
+    all_labs = meas.join(lab_concepts, meas.measurement_concept_id == lab_concepts.concept_id)
+    from hcctrial.protocol.vocabulary import LAB_CODES
+
+    factors = unit_factors(con, set(LAB_CODES), cmap)
+    joined = all_labs.mutate(unit_concept_id=all_labs.unit_concept_id.fill_null(0)).left_join(
+        factors, ["item", "unit_concept_id"]
+    )
+    # data problems (evaluator: record problems -> never 'eligible')
+    problem = joined.filter(
+        joined.scale.isnull()
+        | joined.value_as_number.isnull()
+        | (joined.value_as_number < 0)
+        | (joined.measurement_date > ibis.literal(today))
+    ).select("person_id")
+    late = ibis.literal(today)
+    drug, proc = con.table("drug_exposure"), con.table("procedure_occurrence")
+    cond = con.table("condition_occurrence")
+    problem = (
+        problem.union(
+            drug.filter(
+                (drug.drug_exposure_start_date > late) | (drug.drug_exposure_end_date > late)
+            ).select("person_id")
+        )
+        .union(
+            proc.filter((proc.procedure_date > late) | (proc.procedure_end_date > late)).select(
+                "person_id"
+            )
+        )
+        .union(
+            cond.filter(
+                (cond.condition_start_date > late) | (cond.condition_end_date > late)
+            ).select("person_id")
+        )
+    )
+    problem = problem.distinct().mutate(_problem=ibis.literal(True))
+    feats = feats.left_join(problem, "person_id").drop("person_id_right")
+    if labs:
+        start = as_of - timedelta(days=lookback)
+        window = joined.filter(
+            joined.item.isin(sorted(labs)),
+            joined.measurement_date.between(ibis.literal(start), ibis.literal(as_of)),
+        )
+        last = _latest(window, "measurement_date", "measurement_id")
+        value = last.value_as_number * last.scale + last.offset
+        aggs = {}
+        for lab in sorted(labs):
+            hit = last.item == lab
+            aggs[f"lab__{lab}"] = value.max(where=hit)
+            aggs[f"uln__{lab}"] = (last.range_high * last.scale + last.offset).max(where=hit)
+            aggs[f"lln__{lab}"] = (last.range_low * last.scale + last.offset).max(where=hit)
+            usable = last.scale.notnull() & (last.range_high > 0)
+            aggs[f"xuln__{lab}"] = ibis.ifelse(
+                usable, last.value_as_number / last.range_high, ibis.null("float64")
+            ).max(where=hit)
+        wide = last.group_by("person_id").aggregate(**aggs)
+        feats = feats.left_join(wide, "person_id").drop("person_id_right")
+    finding_names = sorted(n for n in names if n not in ("age", "sex"))
+    if finding_names:
+        fc = mapped("finding")
+        obs = con.table("observation")
+        o = obs.join(fc, obs.observation_concept_id == fc.concept_id).select(
+            "person_id",
+            "item",
+            d=obs.observation_date,
+            i=obs.observation_id,
+            num=obs.value_as_number,
+            txt=obs.value_as_string,
+        )
+        m = meas.join(fc, meas.measurement_concept_id == fc.concept_id).select(
+            "person_id",
+            "item",
+            d=meas.measurement_date,
+            i=meas.measurement_id,
+            num=meas.value_as_number,
+            txt=ibis.null("string"),
+        )
+        both = o.union(m)
+        both = both.filter(both.item.isin(finding_names), both.d <= ibis.literal(as_of))
+        last = _latest(both, "d", "i")
+        aggs = {}
+        for name in finding_names:
+            hit = last.item == name
+            aggs[f"num__{name}"] = last.num.max(where=hit)
+            aggs[f"txt__{name}"] = last.txt.max(where=hit)
+        wide = last.group_by("person_id").aggregate(**aggs)
+        feats = feats.left_join(wide, "person_id").drop("person_id_right")
+    if cats:
+        members = {c: CATEGORY_MEMBERS.get(c, frozenset({c})) for c in cats}
+        wanted = sorted(set().union(*members.values()))
+        cc, tc = mapped("condition"), mapped("category")
+        drug, proc = con.table("drug_exposure"), con.table("procedure_occurrence")
+        cond = con.table("condition_occurrence")
+        ev = [
+            drug.join(tc, drug.drug_concept_id == tc.concept_id).select(
+                "person_id",
+                "item",
+                s=drug.drug_exposure_start_date,
+                last=drug.drug_exposure_end_date.fill_null(drug.drug_exposure_start_date),
+            ),
+            proc.join(tc, proc.procedure_concept_id == tc.concept_id).select(
+                "person_id",
+                "item",
+                s=proc.procedure_date,
+                last=proc.procedure_end_date.fill_null(proc.procedure_date),
+            ),
+            cond.join(cc, cond.condition_concept_id == cc.concept_id).select(
+                "person_id", "item", s=cond.condition_start_date, last=cond.condition_start_date
+            ),
+        ]
+        events = ev[0].union(ev[1]).union(ev[2])
+        events = events.filter(events.item.isin(wanted), events.s <= ibis.literal(as_of))
+        capped = ibis.least(events["last"], ibis.literal(as_of))
+        aggs = {
+            f"last__{c}": capped.max(where=events.item.isin(sorted(m))) for c, m in members.items()
+        }
+        wide = events.group_by("person_id").aggregate(**aggs)
+        feats = feats.left_join(wide, "person_id").drop("person_id_right")
+    if conds:
+        cc = mapped("condition")
+        cond = con.table("condition_occurrence")
+        c = cond.join(cc, cond.condition_concept_id == cc.concept_id)
+        c = c.filter(c.item.isin(sorted(conds)), c.condition_start_date <= ibis.literal(as_of))
+        active = c.condition_end_date.isnull() | (c.condition_end_date >= ibis.literal(as_of))
+        aggs = {}
+        for name in sorted(conds):
+            aggs[f"hist__{name}"] = (c.item == name).any()
+            aggs[f"act__{name}"] = ((c.item == name) & active).any()
+        wide = c.group_by("person_id").aggregate(**aggs)
+        feats = feats.left_join(wide, "person_id").drop("person_id_right")
+    return feats
+
+
+class _Compiler:
+    def __init__(self, t: ir.Table, as_of: date) -> None:
+        self.t = t
+        self.as_of = as_of
+
+    def name(self, name: str) -> ir.Value:
+        t = self.t
+        if name in ("age", "sex"):
+            return t[name]
+        kind = NAME_TYPES.get(name, "number")
+        if name == "ecog":
+            k = t["num__kps"]
+            from_kps = ibis.cases(
+                (k >= 90, 0), (k >= 70, 1), (k >= 50, 2), (k >= 30, 3), (k >= 10, 4), (k == 0, 5)
+            ).cast("float64")
+            valid_kps = (k >= 0) & (k <= 100) & ((k % 10) == 0)
+            return t["num__ecog"].fill_null(ibis.ifelse(valid_kps, from_kps, ibis.null("float64")))
+        if name in ("child_pugh_score", "child_pugh_class"):
+            score = self._child_pugh_score()
+            if name == "child_pugh_score":
+                return t["num__child_pugh_score"].fill_null(score)
+            klass = ibis.cases((score <= 6, "A"), (score <= 9, "B"), else_="C")
+            return t["txt__child_pugh_class"].fill_null(
+                ibis.ifelse(score.isnull(), ibis.null("string"), klass)
+            )
+        if kind == "bool":
+            return t[f"num__{name}"] != 0
+        if kind == "text":
+            return t[f"txt__{name}"]
+        return t[f"num__{name}"]
+
+    def _child_pugh_score(self) -> ir.NumericValue:
+        # Pugh 1973 bands with the edges of hcctrial.clinical.liver (value on an edge -> 2)
+        from hcctrial.clinical.liver import ALBUMIN_G_L, BILIRUBIN_UMOL_L, INR_EDGES
+
+        t = self.t
+        bili, alb, inr = t["lab__BILI"], t["lab__ALB"], t["lab__INR"]
+        b = ibis.cases(
+            (bili < BILIRUBIN_UMOL_L[0], 1),
+            (bili <= BILIRUBIN_UMOL_L[1], 2),
+            (bili > BILIRUBIN_UMOL_L[1], 3),
+        )
+        a = ibis.cases(
+            (alb > ALBUMIN_G_L[1], 1), (alb >= ALBUMIN_G_L[0], 2), (alb < ALBUMIN_G_L[0], 3)
+        )
+        i = ibis.cases((inr < INR_EDGES[0], 1), (inr <= INR_EDGES[1], 2), (inr > INR_EDGES[1], 3))
+        asc = t["txt__ascites"].cases(
+            ("none", 1), ("mild", 2), ("moderate-severe", 3), else_=ibis.null("int64")
+        )
+        enc = t["txt__encephalopathy"].cases(
+            ("none", 1), ("grade 1-2", 2), ("grade 3-4", 3), else_=ibis.null("int64")
+        )
+        return (b + a + i + asc + enc).cast("float64")
+
+    def lab(self, code: str, unit: str | None) -> ir.NumericValue:
+        col = self.t[f"lab__{code}"]
+        if unit is None:
+            return col
+        from hcctrial.clinical.units import canonical_unit, conversion
+
+        conv = conversion(canonical_unit(code), unit, code)
+        return col * conv.scale + conv.offset
+
+    def crcl(self) -> ir.NumericValue:
+        # Cockcroft-Gault: (140 - age) x weight / (72 x SCr mg/dL) x 0.85 if female
+        from hcctrial.clinical.units import canonical_unit, conversion
+
+        t = self.t
+        conv = conversion(canonical_unit("CREAT"), "mg/dL", "CREAT")
+        scr = t["lab__CREAT"] * conv.scale + conv.offset
+        weight = t["num__weight_kg"]
+        value = (140.0 - t.age) * weight / (72.0 * scr)
+        value = ibis.ifelse(
+            t.sex == "F", value * 0.85, ibis.ifelse(t.sex == "M", value, ibis.null("float64"))
+        )
+        ok = (t.age >= 18) & (t.age <= 120) & (scr > 0)
+        return ibis.ifelse(ok, value, ibis.null("float64"))
+
+    def compile(self, node: ast.expr) -> ir.Value:
+        if isinstance(node, ast.Constant):
+            return ibis.literal(node.value)
+        if isinstance(node, ast.Name):
+            return self.name(node.id)
+        if isinstance(node, ast.BoolOp):
+            parts: list[Any] = [self.compile(v) for v in node.values]
+            combined = parts[0]
+            for p in parts[1:]:
+                combined = (combined & p) if isinstance(node.op, ast.And) else (combined | p)
+            return combined
+        if isinstance(node, ast.UnaryOp):
+            v: Any = self.compile(node.operand)
+            if isinstance(node.op, ast.Not):
+                return ~v
+            return -v if isinstance(node.op, ast.USub) else v
+        if isinstance(node, ast.BinOp):
+            lhs: Any = self.compile(node.left)
+            rhs = self.compile(node.right)
+            ops = {
+                ast.Add: "__add__",
+                ast.Sub: "__sub__",
+                ast.Mult: "__mul__",
+                ast.Div: "__truediv__",
+            }
+            return getattr(lhs, ops[type(node.op)])(rhs)
+        if isinstance(node, ast.Compare):
+            left: Any = self.compile(node.left)
+            out: Any = None
+            for op, right_node in zip(node.ops, node.comparators, strict=True):
+                if isinstance(op, ast.In | ast.NotIn):
+                    assert isinstance(right_node, ast.List | ast.Tuple)
+                    options = [e.value for e in right_node.elts if isinstance(e, ast.Constant)]
+                    part = left.isin(options) if isinstance(op, ast.In) else left.notin(options)
+                else:
+                    right = self.compile(right_node)
+                    part = getattr(left, _CMP[type(op)])(right)
+                    left = right
+                out = part if out is None else (out & part)
+            assert out is not None
+            return out
+        if isinstance(node, ast.Call):
+            return self.call(node)
+        raise InputError(f"not part of the criterion language: {ast.unparse(node)}")
+
+    def call(self, node: ast.Call) -> ir.Value:
+        assert isinstance(node.func, ast.Name)
+        func = node.func.id
+        args: list[Any] = [a.value for a in node.args if isinstance(a, ast.Constant)]
+        t = self.t
+        if func == "lab":
+            return self.lab(args[0], args[1] if len(args) > 1 else None)
+        if func in ("uln", "lln", "xuln"):
+            return t[f"{func}__{args[0]}"]
+        if func == "crcl":
+            return self.crcl()
+        if func == "days_since":
+            last = t[f"last__{args[0]}"]
+            return ibis.literal(self.as_of).delta(last, unit="day").fill_null(_NEVER_DAYS)
+        if func in ("within_days", "within_months"):
+            n = int(args[1])
+            start = (
+                (self.as_of - timedelta(days=n))
+                if func == "within_days"
+                else months_before(self.as_of, n)
+            )
+            return (t[f"last__{args[0]}"] >= ibis.literal(start)).fill_null(False)
+        if func == "history":
+            return t[f"hist__{args[0]}"].fill_null(False)
+        if func == "active":
+            return t[f"act__{args[0]}"].fill_null(False)
+        raise InputError(f"unknown function {func}()")
+
+
+def compile_protocol(
+    con: Any,
+    protocol_id: str,
+    criteria: list[Criterion],
+    as_of: date,
+    lookback_days: int,
+    *,
+    today: date | None = None,
+    concept_map: pl.DataFrame | None = None,
+) -> CompiledProtocol:
+    """The screening query of one protocol on an Ibis connection to an OMOP CDM v5.4 database.
+
+    Parameters
+    ----------
+    con : an Ibis backend (DuckDB, PostgreSQL, PySpark) with the OMOP tables and ``concept``.
+    criteria, lookback_days : from :func:`hcctrial.eligibility.criteria_from_protocol`.
+    as_of : the screening date; ``today``: lab rows dated later are data problems.
+    concept_map : the vocabulary -> code map (default :func:`..concepts.concept_map`).
+    """
+    from hcctrial.eligibility.omop.concepts import concept_map as default_map
+
+    cmap = ibis.memtable((concept_map if concept_map is not None else default_map()).to_arrow())
+    feats = _features(con, criteria, as_of, lookback_days, today or date.today(), cmap)
+    compiler = _Compiler(feats, as_of)
+    columns: dict[str, str] = {}
+    results: dict[str, ir.Value] = {}
+    pending = False
+    for i, c in enumerate(criteria):
+        col = f"c{i:02d}"
+        columns[c.id] = col
+        if c.expression is None:
+            results[col] = ibis.null("boolean")
+            pending = True
+            continue
+        results[col] = compiler.compile(c.expression.tree)
+    q = feats.select("person_id", _problem=feats._problem.fill_null(False), **results)
+    any_fail = ibis.literal(False)
+    for i, c in enumerate(criteria):
+        if c.expression is not None:
+            any_fail = any_fail | (q[f"c{i:02d}"] == (c.kind == "exclusion")).fill_null(False)
+    any_unknown = ibis.literal(False)
+    for i, c in enumerate(criteria):
+        if c.expression is not None:
+            any_unknown = any_unknown | q[f"c{i:02d}"].isnull()
+    decision = ibis.cases(
+        (any_fail, "ineligible"),
+        (any_unknown | q._problem, "incomplete"),
+        (ibis.literal(pending), "incomplete"),
+        else_="eligible",
+    )
+    detail = ibis.cases(
+        (any_fail, "fails a criterion"),
+        (any_unknown, "unknown criteria"),
+        (q._problem, "input problems"),
+        (ibis.literal(pending), "eligible pending investigator judgement"),
+        else_="meets every criterion",
+    )
+    query = q.mutate(DECISION=decision, DETAIL=detail)
+    return CompiledProtocol(protocol_id, list(criteria), query, columns)
