@@ -98,4 +98,4 @@ def test_render_html_keeps_unavailable_sections_with_reason() -> None:
     assert "Trial &lt;X&gt;" in html
     assert "Not computed:</strong> no CAR-T copy data in LB" in html
     assert "<td>3/10</td>" in html
-    assert "<script" not in html and "http" not in html.split("</style>")[1]
+    assert "<script src" not in html and "http" not in html.split("</style>")[1]

@@ -14,6 +14,8 @@ import typer
 from hcctrial.cli import calc as _calc
 from hcctrial.cli import data as _data
 from hcctrial.cli import protocols as _protocols
+from hcctrial.cli import report as _report
+from hcctrial.cli import screen as _screen
 from hcctrial.errors import HcctrialError
 
 app = typer.Typer(
@@ -24,7 +26,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-_MODULES = (_protocols, _calc, _data)
+_MODULES = (_protocols, _calc, _data, _report, _screen)
 
 for _module in _MODULES:
     _module.register(app)

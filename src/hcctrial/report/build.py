@@ -1,0 +1,285 @@
+"""Build the trial report from a protocol and its study data (real or simulated).
+
+Each section is computed on its own: a section the data cannot support (no tumour
+assessments yet, one arm for a comparison) is kept with the reason instead of failing the
+whole report (:class:`~hcctrial.report.document.Section.unavailable`).
+
+>>> from hcctrial.report.build import build_report   # doctest: +SKIP
+>>> report = build_report(load_protocol("NCT04011033"), read_study("data/"))
+>>> Path("report.html").write_text(render_html(report))
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import polars as pl
+
+from hcctrial.errors import HcctrialError
+from hcctrial.io import StudyData
+from hcctrial.io.adsl import derive_adsl
+from hcctrial.protocol import Protocol
+from hcctrial.report.document import Report, Section
+from hcctrial.report.efficacy import (
+    EfficacyResults,
+    efficacy_results,
+    response_section,
+    survival_section,
+)
+from hcctrial.report.tables import ConsortFlow, baseline_characteristics, consort_html
+
+__all__ = ["ReportResult", "build_report", "consort_flow"]
+
+BASELINE_LABS = (
+    ("AFP", "Alpha-fetoprotein (ng/mL)"),
+    ("ALB", "Albumin (g/L)"),
+    ("BILI", "Total bilirubin (umol/L)"),
+    ("PLT", "Platelets (10^9/L)"),
+    ("ALT", "ALT (U/L)"),
+)
+
+
+@dataclass
+class ReportResult:
+    """The report and the tables behind it (kept for the index page and for tests)."""
+
+    report: Report
+    adsl: pl.DataFrame
+    efficacy: EfficacyResults | None = None
+    tables: dict[str, pl.DataFrame] = field(default_factory=dict)
+
+
+def _guarded(key: str, title: str, make: Callable[[], Section | list[Section]]) -> list[Section]:
+    """Run one section builder; on bad or missing data keep the section with the reason."""
+    try:
+        made = make()
+    except HcctrialError as exc:
+        return [Section(key, title, unavailable=str(exc))]
+    except Exception as exc:  # a bug must not take the whole report down; it is shown
+        return [Section(key, title, unavailable=f"internal error {type(exc).__name__}: {exc}")]
+    return made if isinstance(made, list) else [made]
+
+
+def protocol_section(protocol: Protocol) -> Section:
+    """Design, arms with their interventions and doses, endpoints, calendar."""
+    p = protocol
+    section = Section("protocol", "Protocol")
+    design = p.design
+    facts = [
+        ("Protocol id", p.id),
+        ("Registry", p.registry_id or "not registered (descriptive id)"),
+        ("Title", p.official_title or p.title),
+        ("Phase", str(p.phase)),
+        ("Allocation", design.allocation),
+        ("Enrolment target", str(design.enrolment_target or "not stated")),
+        ("Sites", str(design.site_count or len(design.sites) or "not stated")),
+        ("CTCAE version", str(p.safety.ctcae_version)),
+        ("Follow-up", f"{p.follow_up.duration_months:g} months"),
+    ]
+    if design.randomization is not None:
+        ratio = ":".join(str(v) for v in design.randomization.ratio.values())
+        strata = ", ".join(design.randomization.strata) or "none"
+        facts.append(("Randomization", f"{ratio}; strata: {strata}"))
+    if design.dose_escalation is not None:
+        esc = design.dose_escalation
+        facts.append(("Dose escalation", f"{esc.design}, cohorts of {esc.cohort_size}"))
+    section.add_table(pl.DataFrame(facts, schema=["Item", "Value"], orient="row"), "Design")
+    rows = []
+    for arm in p.arms:
+        for iid in arm.interventions:
+            iv = p.intervention(iid)
+            dose = iv.dose
+            rows.append(
+                {
+                    "Arm": arm.label,
+                    "Intervention": iv.name,
+                    "Kind": iv.kind,
+                    "Dose": _dose_text(dose)
+                    if dose
+                    else ("by dose level" if iv.dose_from_levels else ""),
+                    "Cycles": "" if iv.cycles is None else str(iv.cycles),
+                    "Route": iv.route or "",
+                }
+            )
+    section.add_table(pl.DataFrame(rows), "Arms and interventions")
+    if p.dose_levels:
+        section.add_table(
+            pl.DataFrame(
+                [
+                    {"Level": d.id, "Label": d.label, "Dose": _dose_text(d.dose)}
+                    for d in p.dose_levels
+                ]
+            ),
+            "Dose levels",
+        )
+    section.add_table(
+        pl.DataFrame(
+            [
+                {
+                    "Endpoint": e.name,
+                    "Role": e.role,
+                    "Kind": e.kind,
+                    "Time frame": e.time_frame or "",
+                }
+                for e in p.endpoints
+            ]
+        ),
+        "Outcome measures",
+    )
+    return section
+
+
+def _dose_text(dose: object) -> str:
+    value = getattr(dose, "value", None)
+    low, high = getattr(dose, "low", None), getattr(dose, "high", None)
+    amount = f"{value:g}" if value else f"{low:g} to {high:g}" if low and high else ""
+    basis = getattr(dose, "basis", None)
+    per = getattr(dose, "per", "")
+    return f"{amount} {getattr(dose, 'unit', '')} ({basis or 'flat'}, per {per})".strip()
+
+
+def consort_flow(data: StudyData, adsl: pl.DataFrame) -> ConsortFlow:
+    """CONSORT counts from DM/ADSL, screen failures (ENRLFL = N) with reasons from IE or DS."""
+    screened = adsl.height
+    failed = adsl.filter(pl.col("ENRLFL") == "N")
+    reasons: list[tuple[str, int]] = []
+    if "IE" in data and failed.height:
+        ie = data["IE"].filter(pl.col("USUBJID").is_in(failed.get_column("USUBJID").to_list()))
+        text = "IETEST" if "IETEST" in ie.columns else "IETESTCD"
+        counts = (
+            ie.group_by(text)
+            .agg(pl.col("USUBJID").n_unique().alias("n"))
+            .sort("n", descending=True)
+        )
+        reasons = [(str(t), int(n)) for t, n in counts.iter_rows()]
+    elif "DS" in data and failed.height:
+        ds = data["DS"].filter(
+            pl.col("USUBJID").is_in(failed.get_column("USUBJID").to_list())
+            & (pl.col("DSDECOD").str.to_uppercase() == "SCREEN FAILURE")
+        )
+        counts = ds.group_by("DSTERM").agg(pl.len().alias("n")).sort("n", descending=True)
+        reasons = [(str(t), int(n)) for t, n in counts.iter_rows()]
+    enrolled = adsl.filter(pl.col("ENRLFL") == "Y")
+
+    def per_arm(df: pl.DataFrame) -> list[tuple[str, int]]:
+        counts = df.group_by("ARM").agg(pl.len().alias("n")).sort("ARM")
+        return [(str(a), int(n)) for a, n in counts.iter_rows()]
+
+    completed = enrolled
+    if "DS" in data:
+        done = data["DS"].filter(pl.col("DSDECOD").str.to_uppercase() == "COMPLETED")
+        completed = enrolled.filter(pl.col("USUBJID").is_in(done.get_column("USUBJID").to_list()))
+    return ConsortFlow(
+        screened=screened,
+        excluded=failed.height,
+        excluded_reasons=reasons,
+        enrolled=enrolled.height,
+        allocated=per_arm(enrolled),
+        treated=per_arm(enrolled.filter(pl.col("SAFFL") == "Y")),
+        completed=per_arm(completed),
+        analysed=per_arm(adsl.filter(pl.col("ITTFL") == "Y")),
+    )
+
+
+def consort_section(data: StudyData, adsl: pl.DataFrame) -> Section:
+    """The CONSORT flow diagram (screened, failed per criterion, allocated, treated, analysed)."""
+    section = Section("consort", "Participant flow (CONSORT)")
+    from hcctrial.report.document import Block
+
+    section.blocks.append(Block("html", consort_html(consort_flow(data, adsl))))
+    return section
+
+
+def baseline_section(data: StudyData, adsl: pl.DataFrame) -> Section:
+    """Baseline characteristics by arm: demographics and baseline labs (last before day 1)."""
+    subjects = adsl.filter(pl.col("ENRLFL") == "Y")
+    table = subjects.select(
+        "USUBJID", "ARM", *(c for c in ("AGE", "SEX", "RACE") if c in subjects.columns)
+    )
+    if "LB" in data and "LBDT" in data["LB"].columns:
+        start = subjects.select("USUBJID", pl.coalesce("TRTSDT", "RANDDT").alias("_D1"))
+        lb = (
+            data["LB"]
+            .filter(pl.col("LBTESTCD").is_in([code for code, _ in BASELINE_LABS]))
+            .join(start, on="USUBJID")
+            .filter(pl.col("_D1").is_null() | (pl.col("LBDT") <= pl.col("_D1")))
+            .sort("LBDT")
+            .group_by("USUBJID", "LBTESTCD")
+            .agg(pl.col("LBSTRESN").last())
+        )
+        if lb.height:
+            wide = lb.pivot(on="LBTESTCD", index="USUBJID", values="LBSTRESN")
+            table = table.join(wide, on="USUBJID", how="left")
+    labels = [("AGE", "Age (years)"), ("SEX", "Sex"), ("RACE", "Race"), *BASELINE_LABS]
+    section = Section("baseline", "Baseline characteristics")
+    section.add_table(baseline_characteristics(table, labels), "By arm (enrolled subjects)")
+    return section
+
+
+def assumptions_section(protocol: Protocol) -> Section:
+    """Every assumption the protocol file made where the record is silent or contradictory."""
+    section = Section("assumptions", "Assumptions made by the protocol file")
+    if not protocol.assumptions:
+        section.add_text(
+            "The protocol file records no assumptions: the record specified everything used."
+        )
+        return section
+    section.add_table(
+        pl.DataFrame(
+            [
+                {
+                    "Topic": a.topic,
+                    "Record says": a.record_says,
+                    "Chosen": a.chosen,
+                    "Why": a.reason,
+                }
+                for a in protocol.assumptions
+            ]
+        ),
+        f"{len(protocol.assumptions)} assumptions",
+    )
+    return section
+
+
+def build_report(
+    protocol: Protocol, data: StudyData, *, subtitle: list[str] | None = None
+) -> ReportResult:
+    """Every section of the report for ``protocol`` over ``data``.
+
+    Sections: protocol, CONSORT flow, baseline characteristics, tumour response, time-to-event
+    endpoints, safety, cellular kinetics, assumptions. Sections that cannot be computed carry
+    the reason (:attr:`Section.unavailable`).
+    """
+    adsl = derive_adsl(data)
+    result = ReportResult(report=Report(protocol.title, subtitle or [], []), adsl=adsl)
+    sections: list[Section] = []
+    sections += _guarded("protocol", "Protocol", lambda: protocol_section(protocol))
+    sections += _guarded(
+        "consort", "Participant flow (CONSORT)", lambda: consort_section(data, adsl)
+    )
+    sections += _guarded(
+        "baseline", "Baseline characteristics", lambda: baseline_section(data, adsl)
+    )
+
+    def efficacy() -> list[Section]:
+        result.efficacy = efficacy_results(protocol, data, adsl)
+        return [response_section(result.efficacy, adsl), survival_section(result.efficacy)]
+
+    sections += _guarded("efficacy", "Efficacy", efficacy)
+    from hcctrial.report.safety import kinetics_sections, safety_sections
+
+    sections += _guarded("safety", "Safety", lambda: safety_sections(protocol, data, adsl))
+    sections += _guarded(
+        "kinetics",
+        "Cellular kinetics and biomarkers",
+        lambda: kinetics_sections(protocol, data, adsl),
+    )
+    sections += _guarded("assumptions", "Assumptions", lambda: assumptions_section(protocol))
+    result.report.sections = sections
+    if data.problems.height:
+        result.report.provenance.append(
+            f"{data.problems.height} data problems were reported when reading the study; "
+            "see tables/data_problems.csv."
+        )
+    return result

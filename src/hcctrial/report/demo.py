@@ -1,0 +1,110 @@
+"""The main job: simulate every built-in seed trial, analyse it, and link the reports.
+
+``run_demo(out, seed)`` writes, per trial, ``<id>/data/*.csv`` (simulated SDTM, read back
+through the same validating reader real data goes through), ``<id>/report.html`` and
+``<id>/tables/*.csv``; and ``index.html`` linking the five reports with key figures.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from importlib import resources
+from pathlib import Path
+
+import polars as pl
+from jinja2 import Environment, select_autoescape
+from markupsafe import Markup
+
+import hcctrial
+from hcctrial.io import read_study, write_study
+from hcctrial.protocol import Protocol, builtin_protocols
+from hcctrial.report.build import ReportResult, build_report
+from hcctrial.report.write import write_report
+
+__all__ = ["run_demo", "run_trial"]
+
+StepCallback = Callable[[int, int, str], None]
+
+
+def run_trial(protocol: Protocol, out: Path, *, seed: int) -> ReportResult:
+    """Simulate one trial, write its SDTM, read it back, build and write its report."""
+    from hcctrial.simulate import simulate_trial
+
+    simulated = simulate_trial(protocol, seed=seed)
+    folder = out / protocol.id
+    write_study(simulated, folder / "data")
+    study = read_study(folder / "data", on_error="collect")
+    result = build_report(
+        protocol,
+        study,
+        subtitle=[f"Virtual trial simulated by hcctrial with seed {seed}: not real patients."],
+    )
+    write_report(result, study, folder)
+    return result
+
+
+def _orr(result: ReportResult) -> str:
+    if result.efficacy is None:
+        return "not computed"
+    rows = result.efficacy.endpoints.by_arm.filter(
+        (pl.col("PARAMCD") == "RESPONSE") & (pl.col("STATISTIC") == "ORR")
+    )
+    parts = [f"{arm}: {100 * est:.0f}%" for arm, est in rows.select("ARM", "ESTIMATE").iter_rows()]
+    return "; ".join(parts) or "no responders assessed"
+
+
+def _median_os(result: ReportResult) -> str:
+    if result.efficacy is None:
+        return "not computed"
+    rows = result.efficacy.endpoints.by_arm.filter(
+        (pl.col("PARAMCD") == "OS") & (pl.col("STATISTIC") == "MEDIAN")
+    )
+    parts = []
+    for arm, est in rows.select("ARM", "ESTIMATE").iter_rows():
+        parts.append(f"{arm}: {'not reached' if est is None else f'{est:.1f}'}")
+    return "; ".join(parts) or "not computed"
+
+
+def run_demo(out: Path, *, seed: int = 20261122, on_step: StepCallback | None = None) -> Path:
+    """Simulate, analyse and report all built-in protocols; returns the index page path."""
+    out.mkdir(parents=True, exist_ok=True)
+    protocols = builtin_protocols()
+    trials = []
+    for done, (pid, protocol) in enumerate(sorted(protocols.items())):
+        if on_step is not None:
+            on_step(done, len(protocols), f"simulating and analysing {pid}")
+        result = run_trial(protocol, out, seed=seed)
+        enrolled = result.adsl.filter(pl.col("ENRLFL") == "Y").height
+        missing = [s.title for s in result.report.sections if s.unavailable]
+        trials.append(
+            {
+                "id": pid,
+                "href": f"{pid}/report.html",
+                "title": protocol.title,
+                "design": protocol.design.allocation,
+                "screened": result.adsl.height,
+                "enrolled": enrolled,
+                "orr": _orr(result),
+                "median_os": _median_os(result),
+                "not_computed": ", ".join(missing) or "none",
+            }
+        )
+    if on_step is not None:
+        on_step(len(protocols), len(protocols), "done")
+    env = Environment(autoescape=select_autoescape(["html"]))
+    files = resources.files("hcctrial.report")
+    template = env.from_string(files.joinpath("templates/index.html").read_text("utf-8"))
+    css = files.joinpath("templates/report.css").read_text("utf-8")
+    index = out / "index.html"
+    index.write_text(
+        template.render(
+            trials=trials,
+            seed=seed,
+            css=Markup(css),
+            version=hcctrial.__version__,
+            generated=dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        ),
+        encoding="utf-8",
+    )
+    return index

@@ -1,0 +1,277 @@
+"""Efficacy sections of the report: tumour response and time-to-event endpoints.
+
+Both call the engines (``hcctrial.response``, ``hcctrial.endpoints``) with the protocol's own
+choices: the response criteria, confirmation interval and minimum SD duration of the primary
+response endpoint, and the origin of time (randomization for randomized trials, first
+infusion otherwise).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import polars as pl
+
+from hcctrial.endpoints import kaplan_meier
+from hcctrial.endpoints.adtte import EndpointOptions
+from hcctrial.endpoints.analysis import EndpointsResult, analyse_endpoints
+from hcctrial.endpoints.summary import AnalysisOptions
+from hcctrial.errors import InputError
+from hcctrial.io import StudyData
+from hcctrial.protocol import Protocol, ResponseCriteria
+from hcctrial.report.document import Section
+from hcctrial.report.figures import (
+    SurvivalCurve,
+    kaplan_meier_figure,
+    spider_figure,
+    swimmer_figure,
+    waterfall_figure,
+)
+from hcctrial.response import derive_best_overall_response, derive_timepoint_response
+
+__all__ = ["EfficacyResults", "efficacy_results", "response_section", "survival_section"]
+
+DAYS_PER_MONTH = 365.25 / 12
+
+
+@dataclass(frozen=True)
+class EfficacyResults:
+    """What the efficacy sections show, kept for the index page and for tests."""
+
+    criteria: ResponseCriteria
+    adrs: pl.DataFrame
+    timepoint_changes: pl.DataFrame
+    response_problems: pl.DataFrame
+    endpoints: EndpointsResult
+    origin: str
+
+
+def response_criteria(protocol: Protocol) -> ResponseCriteria:
+    """The response criteria of the protocol's primary (else first) response endpoint.
+
+    RECIST 1.1 with 28-day confirmation and SD at >= 42 days (the engine defaults) when the
+    protocol names no response criteria.
+    """
+    ranked = sorted(protocol.endpoints, key=lambda e: {"primary": 0}.get(e.role, 1))
+    for endpoint in ranked:
+        if endpoint.response is not None:
+            return endpoint.response
+    return ResponseCriteria(criteria="recist1.1")
+
+
+def origin_column(protocol: Protocol) -> str:
+    """ADSL date column of day 1: ``RANDDT`` for randomized designs, ``TRTSDT`` otherwise."""
+    return "RANDDT" if protocol.design.allocation == "randomized" else "TRTSDT"
+
+
+def efficacy_results(protocol: Protocol, data: StudyData, adsl: pl.DataFrame) -> EfficacyResults:
+    """Timepoint response, best overall response and every endpoint for the ITT population."""
+    for domain in ("TU", "TR"):
+        if domain not in data:
+            raise InputError(
+                f"no {domain} domain: tumour response needs lesion identification (TU) and "
+                "measurements (TR)",
+                expected=f"{domain.lower()}.csv in the study folder",
+            )
+    criteria = response_criteria(protocol)
+    origin = origin_column(protocol)
+    itt = adsl.filter(pl.col("ITTFL") == "Y")
+    timepoints = derive_timepoint_response(data["TU"], data["TR"], criteria.criteria)
+    reference = itt.select("USUBJID", pl.col(origin).alias("REFDT")).drop_nulls("REFDT")
+    anticancer = (
+        itt.select("USUBJID", "NACTDT").drop_nulls("NACTDT") if "NACTDT" in itt.columns else None
+    )
+    best = derive_best_overall_response(
+        timepoints.adrs.filter(pl.col("USUBJID").is_in(itt.get_column("USUBJID").to_list())),
+        reference,
+        confirm_days=criteria.confirmation_days,
+        sd_min_days=criteria.sd_min_days,
+        anticancer_start=anticancer,
+        criteria_label="mRECIST" if criteria.criteria == "mrecist" else "RECIST 1.1",
+    )
+    arms = protocol.design.randomization
+    control = None
+    if arms is not None:
+        control_ids = [
+            a.id
+            for a in protocol.arms
+            if a.type in ("active-comparator", "no-intervention", "placebo-comparator")
+        ]
+        labels = {a.id: a.label for a in protocol.arms}
+        control = labels.get(control_ids[0]) if control_ids else None
+    present = set(itt.get_column("ARM").to_list())
+    endpoints = analyse_endpoints(
+        itt,
+        best.adrs,
+        EndpointOptions(origin=origin),
+        AnalysisOptions(control_arm=control if control in present else None),
+    )
+    return EfficacyResults(
+        criteria=criteria,
+        adrs=best.adrs,
+        timepoint_changes=timepoints.timepoint_changes,
+        response_problems=pl.concat([timepoints.problems, best.problems], how="diagonal_relaxed"),
+        endpoints=endpoints,
+        origin=origin,
+    )
+
+
+def _bor_table(adrs: pl.DataFrame, adsl: pl.DataFrame, paramcd: str) -> pl.DataFrame:
+    order = ["CR", "PR", "SD", "NON-CR/NON-PD", "PD", "NE"]
+    bor = (
+        adsl.filter(pl.col("ITTFL") == "Y")
+        .select("USUBJID", "ARM")
+        .join(
+            adrs.filter(pl.col("PARAMCD") == paramcd).select("USUBJID", "AVALC"),
+            on="USUBJID",
+            how="left",
+        )
+    )
+    bor = bor.with_columns(pl.col("AVALC").fill_null("NE (no assessment)"))
+    arms = sorted(bor.get_column("ARM").unique().to_list())
+    rows = []
+    for category in [*order, "NE (no assessment)"]:
+        row: dict[str, str] = {"Best overall response": category}
+        for arm in arms:
+            n = bor.filter(pl.col("ARM") == arm).height
+            k = bor.filter((pl.col("ARM") == arm) & (pl.col("AVALC") == category)).height
+            row[f"{arm} (N={n})"] = f"{k} ({100 * k / n:.1f}%)" if n else "0"
+        if any(not v.startswith("0") for k, v in row.items() if k != "Best overall response"):
+            rows.append(row)
+    return pl.DataFrame(rows)
+
+
+def response_section(results: EfficacyResults, adsl: pl.DataFrame) -> Section:
+    """BOR table, rates with exact CIs, waterfall, spider and swimmer plots."""
+    crit = results.criteria
+    label = "mRECIST" if crit.criteria == "mrecist" else "RECIST 1.1"
+    section = Section("response", f"Tumour response ({label})")
+    section.add_text(
+        f"Response by {label}; CR/PR confirmed by a repeat assessment at least "
+        f"{crit.confirmation_days} days later (CBOR); SD requires at least "
+        f"{crit.sd_min_days} days from the reference start; reference start: "
+        f"{'randomization' if results.origin == 'RANDDT' else 'first infusion'}."
+    )
+    paramcd = "CBOR" if crit.confirmation_required else "BOR"
+    section.add_table(_bor_table(results.adrs, adsl, paramcd), f"Best overall response ({paramcd})")
+    rates = results.endpoints.by_arm.filter(pl.col("PARAMCD") == "RESPONSE")
+    if rates.height:
+        section.add_table(rates, "Response rates with Clopper-Pearson exact 95% CIs")
+    changes = results.timepoint_changes
+    if changes.height and "PCHG" in changes.columns:
+        post = changes.drop_nulls("PCHG")
+        best = (
+            post.group_by("USUBJID")
+            .agg(pl.col("PCHG").min())
+            .join(
+                results.adrs.filter(pl.col("PARAMCD") == paramcd).select(
+                    "USUBJID", pl.col("AVALC").alias("BOR")
+                ),
+                on="USUBJID",
+                how="left",
+            )
+        )
+        if best.height:
+            section.add_figure(
+                waterfall_figure(best, title="Best % change in the sum of diameters"),
+                "Waterfall plot: each bar is one subject's best change from baseline; dashed "
+                "lines at +20% and -30%.",
+            )
+        if "ADY" not in post.columns and "ADT" in post.columns:
+            ref = adsl.select("USUBJID", pl.col(results.origin).alias("_REF"))
+            post = post.join(ref, on="USUBJID", how="left").with_columns(
+                (pl.col("ADT") - pl.col("_REF")).dt.total_days().alias("ADY")
+            )
+        if "ADY" in post.columns and post.height:
+            section.add_figure(
+                spider_figure(post.drop_nulls("ADY"), title="% change from baseline over time"),
+                "Spider plot: change of the target sum from baseline, one line per subject.",
+            )
+    section.add_figure(*_swimmer(results, adsl))
+    problems = results.response_problems
+    if problems.height:
+        section.add_table(
+            problems.head(50), f"Data problems found by the response engine ({problems.height})"
+        )
+    return section
+
+
+def _swimmer(results: EfficacyResults, adsl: pl.DataFrame) -> tuple[str, str]:
+    itt = adsl.filter(pl.col("ITTFL") == "Y").drop_nulls(results.origin)
+    ref = itt.select("USUBJID", "ARM", pl.col(results.origin).alias("_REF"), "LSTALVDT", "DTHDT")
+    lanes = ref.with_columns(
+        (pl.col("LSTALVDT") - pl.col("_REF")).dt.total_days().clip(0).alias("END_DY")
+    ).select("USUBJID", "ARM", "END_DY")
+    ovr = results.adrs.filter(
+        (pl.col("PARAMCD") == "OVR") & pl.col("AVALC").is_in(["CR", "PR", "PD"])
+    )
+    events = ovr.join(ref, on="USUBJID").select(
+        "USUBJID",
+        (pl.col("ADT") - pl.col("_REF")).dt.total_days().alias("DY"),
+        pl.col("AVALC").alias("EVENT"),
+    )
+    deaths = ref.drop_nulls("DTHDT").select(
+        "USUBJID",
+        (pl.col("DTHDT") - pl.col("_REF")).dt.total_days().alias("DY"),
+        pl.lit("Death").alias("EVENT"),
+    )
+    events = pl.concat([events, deaths], how="vertical_relaxed")
+    return (
+        swimmer_figure(lanes, events, title="Time on study"),
+        "Swimmer plot: one lane per subject from the reference start to last contact (months); "
+        "markers at responses, progression and death.",
+    )
+
+
+def _curves(adtte: pl.DataFrame, paramcd: str) -> list[SurvivalCurve]:
+    curves = []
+    for (arm,), grp in adtte.filter(pl.col("PARAMCD") == paramcd).group_by(
+        ["ARM"], maintain_order=True
+    ):
+        fit = kaplan_meier(grp["AVAL"].to_numpy(), 1 - grp["CNSR"].to_numpy())
+        has_event = fit.n_event > 0
+        curves.append(
+            SurvivalCurve(
+                label=str(arm),
+                time=fit.time[has_event].tolist(),
+                survival=fit.surv[has_event].tolist(),
+                lower=fit.lower[has_event].tolist(),
+                upper=fit.upper[has_event].tolist(),
+                censored=grp.filter(pl.col("CNSR") == 1)["AVAL"].to_list(),
+            )
+        )
+    return sorted(curves, key=lambda c: c.label)
+
+
+def survival_section(results: EfficacyResults) -> Section:
+    """Endpoint table per arm, comparison, and Kaplan-Meier plots with numbers at risk."""
+    ep = results.endpoints
+    section = Section("survival", "Time-to-event endpoints")
+    conv = ep.conventions()
+    section.add_text(
+        f"Origin: {'randomization' if results.origin == 'RANDDT' else 'first infusion'}. "
+        f"Kaplan-Meier with Greenwood variance, {conv['ci_transform']} CI transform "
+        f"(R survival default), medians by {conv['median_ci']}; Cox ties: {conv['cox_ties']}. "
+        "Censoring follows the FDA 2018 guidance on cancer trial endpoints."
+    )
+    tte = ep.by_arm.filter(pl.col("PARAMCD").is_in(["OS", "PFS", "TTR", "DOR"]))
+    section.add_table(tte, "Time-to-event endpoints by arm (months)")
+    if ep.comparison.height:
+        section.add_table(ep.comparison, "Comparison between arms")
+    at_risk = ep.at_risk
+    for paramcd, name in (("OS", "Overall survival"), ("PFS", "Progression-free survival")):
+        curves = _curves(ep.adtte, paramcd)
+        if not curves:
+            continue
+        risk = at_risk.filter(pl.col("PARAMCD") == paramcd).select(
+            pl.col("ARM").alias("label"),
+            pl.col("DAY").alias("time"),
+            pl.col("N_RISK").alias("n_at_risk"),
+        )
+        section.add_figure(
+            kaplan_meier_figure(curves, risk, title=name, time_scale=DAYS_PER_MONTH),
+            f"{name}: Kaplan-Meier estimate with 95% pointwise CI; ticks mark censored "
+            "subjects; numbers at risk under the axis.",
+        )
+    section.add_table(at_risk, "Numbers at risk")
+    return section

@@ -1,0 +1,134 @@
+"""The report over the example study: every section computed, tables written, CLI behaviour."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import polars as pl
+import pytest
+from tests.report.conftest import render_dom
+
+from hcctrial.cli import main
+from hcctrial.io import example_study, example_study_folder
+from hcctrial.io.adsl import derive_adsl
+from hcctrial.protocol import load_protocol
+from hcctrial.report import build_report, render_html
+from hcctrial.report.build import consort_flow
+
+MINIMAL = Path(__file__).parents[1] / "protocol" / "minimal.yaml"
+
+
+@pytest.fixture(scope="module")
+def built():  # type: ignore[no-untyped-def]
+    study = example_study()
+    return study, build_report(load_protocol(MINIMAL), study)
+
+
+def test_efficacy_sections_are_computed_from_the_engines(built) -> None:  # type: ignore[no-untyped-def]
+    _, result = built
+    keys = {s.key: s for s in result.report.sections}
+    for key in ("protocol", "consort", "baseline", "response", "survival", "assumptions"):
+        assert key in keys and keys[key].unavailable is None, (key, keys[key].unavailable)
+    # The example study's subject 1 has a confirmed PR: 49% decrease at weeks 8 and 12
+    # (hand-derived in tests/response); ORR is therefore at least 1/4.
+    orr = result.efficacy.endpoints.by_arm.filter(
+        (pl.col("PARAMCD") == "RESPONSE") & (pl.col("STATISTIC") == "ORR")
+    )
+    assert orr["N"].to_list() == [4]
+    assert orr["X"].item() >= 1
+
+
+def test_consort_counts_add_up(built) -> None:  # type: ignore[no-untyped-def]
+    study, result = built
+    flow = consort_flow(study, result.adsl)
+    assert flow.screened == flow.excluded + flow.enrolled
+    assert sum(n for _, n in flow.allocated) == flow.enrolled
+
+
+def test_screen_failures_are_counted_with_their_reason() -> None:
+    study = example_study()
+    dm = study["DM"].with_columns(
+        pl.when(pl.col("USUBJID").str.ends_with("004"))
+        .then(pl.lit("SCRNFAIL"))
+        .otherwise(pl.col("ARMCD"))
+        .alias("ARMCD")
+    )
+    ds_row = (
+        study["DS"]
+        .head(1)
+        .with_columns(
+            pl.lit("HCCDEMO01-002-004").alias("USUBJID"),
+            pl.lit("PLATELETS BELOW 60 X10^9/L").alias("DSTERM"),
+            pl.lit("SCREEN FAILURE").alias("DSDECOD"),
+        )
+    )
+    study = study.with_domain("DM", dm).with_domain("DS", pl.concat([study["DS"], ds_row]))
+    adsl = derive_adsl(study)
+    flow = consort_flow(study, adsl)
+    assert (flow.screened, flow.excluded, flow.enrolled) == (4, 1, 3)
+    assert flow.excluded_reasons == [("PLATELETS BELOW 60 X10^9/L", 1)]
+
+
+def test_missing_tumour_data_keeps_the_section_with_the_reason() -> None:
+    study = example_study()
+    partial = type(study)({k: v for k, v in study.items() if k not in ("TU", "TR")})
+    result = build_report(load_protocol(MINIMAL), partial)
+    sections = {s.key: s for s in result.report.sections}
+    assert "no TU domain" in (sections["efficacy"].unavailable or "")
+    assert sections["baseline"].unavailable is None
+    html = render_html(result.report)
+    assert "Not computed:" in html
+
+
+def test_report_command_writes_html_and_tables(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    code = main(
+        [
+            "report",
+            "--protocol",
+            str(MINIMAL),
+            "--data",
+            str(example_study_folder()),
+            "--out",
+            str(tmp_path),
+        ]
+    )
+    assert code == 0
+    html = (tmp_path / "report.html").read_text()
+    assert html.count("<svg") >= 5  # waterfall, spider, swimmer, KM OS, KM PFS
+    for name in ("adsl", "adrs", "adtte", "endpoints_by_arm", "numbers_at_risk"):
+        assert (tmp_path / "tables" / f"{name}.csv").exists(), name
+    assert "report:" in capsys.readouterr().out
+
+
+def test_report_command_bad_protocol_is_a_clear_error(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    code = main(
+        ["report", "--protocol", "no-such-trial", "--data", str(tmp_path), "--out", str(tmp_path)]
+    )
+    assert code == 1
+    assert "no-such-trial" in capsys.readouterr().err
+
+
+@pytest.mark.service
+def test_report_renders_in_headless_chromium(chromium: str, tmp_path: Path) -> None:
+    assert (
+        main(
+            [
+                "report",
+                "--protocol",
+                str(MINIMAL),
+                "--data",
+                str(example_study_folder()),
+                "--out",
+                str(tmp_path),
+            ]
+        )
+        == 0
+    )
+    dom = render_dom(chromium, tmp_path / "report.html", tmp_path / "profile")
+    body = re.search(r"<body([^>]*)>", dom)
+    assert body is not None
+    attrs = dict(re.findall(r'(data-[a-z-]+)="([^"]*)"', body.group(1)))
+    assert int(attrs["data-figures"]) >= 5
+    assert attrs["data-figures-drawn"] == attrs["data-figures"]
+    assert attrs["data-empty-sections"] == ""
