@@ -10,7 +10,7 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from hcctrial.cli._common import OutputFormat, console, emit
+from hcctrial.cli._common import OutputFormat, console, emit, err_console
 from hcctrial.errors import InputError
 
 _STYLE = {"passes": "green", "fails": "bold red", "unknown": "yellow", "pending": "cyan"}
@@ -140,7 +140,7 @@ def _screen_omop(spec: str, url: str, day: date, out: Path | None, fmt: OutputFo
         BarColumn(),
         TextColumn("{task.completed}/{task.total}"),
         TimeElapsedColumn(),
-        console=console,
+        console=err_console,  # stdout stays clean for --format json/csv
         transient=False,
     ) as progress:
         task = progress.add_task("screening", total=len(protocols))
@@ -174,4 +174,4 @@ def _screen_omop(spec: str, url: str, day: date, out: Path | None, fmt: OutputFo
         title=f"Decisions as of {day} ({result.decisions['person_id'].n_unique()} persons)",
     )
     emit(result.counts.drop("JUDGEMENT"), fmt, title="CONSORT-style counts per criterion")
-    console.print(f"wrote {out} and {counts_path}")
+    err_console.print(f"wrote {out} and {counts_path}")

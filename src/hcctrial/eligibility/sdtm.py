@@ -1,6 +1,6 @@
 """SDTM domains (``StudyData``) -> patient records.
 
-Mapping (documented in ``docs/readme/screening.md``):
+Mapping (documented in ``docs/readme/eligibility.md``):
 
 ========  ======================================================================================
 domain    what it gives
