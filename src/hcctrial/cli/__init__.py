@@ -15,6 +15,7 @@ from hcctrial.cli import calc as _calc
 from hcctrial.cli import data as _data
 from hcctrial.cli import protocols as _protocols
 from hcctrial.cli import report as _report
+from hcctrial.cli import response as _response
 from hcctrial.cli import screen as _screen
 from hcctrial.errors import HcctrialError
 
@@ -26,7 +27,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-_MODULES = (_protocols, _calc, _data, _report, _screen)
+_MODULES = (_protocols, _calc, _data, _report, _screen, _response)
 
 for _module in _MODULES:
     _module.register(app)

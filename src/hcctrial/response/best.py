@@ -29,7 +29,7 @@ from hcctrial.response.prepare import PROBLEM_SCHEMA, SUBJECT_KEYS, empty_proble
 
 KEYS = SUBJECT_KEYS
 
-__all__ = ["BestOverallResponse", "derive_best_overall_response"]
+__all__ = ["BestOverallResponse", "derive_best_overall_response", "summarise_best_response"]
 
 RESPONSES = ("CR", "PR", "SD", "NON-CR/NON-PD", "PD", "NE")
 _RANK = {r: i for i, r in enumerate(RESPONSES)}
@@ -225,6 +225,7 @@ def derive_best_overall_response(
             u, subjects, "_CBOR", "CBOR", f"Confirmed Best Overall Response by {label}", sd_min_days
         ),
     ]
+    rows = [r.with_columns(pl.lit(label).alias("PARCAT1")) for r in rows]
     ovr_out = o.select(
         *[c for c in df.columns if c in o.columns],
         pl.when(pl.col("_USED")).then(pl.lit("Y")).alias("ANL01FL"),
@@ -325,3 +326,41 @@ def _pick(
         )
     )
     return out.drop("_ORIG")
+
+
+def summarise_best_response(adrs: pl.DataFrame) -> pl.DataFrame:
+    """Counts of BOR and CBOR per evaluator: ``RSEVAL, PARAMCD, AVALC, N, PCT``.
+
+    Every response category of RECIST 1.1 (CR, PR, SD, NON-CR/NON-PD, PD, NE) gets a row, zero
+    included, in that order; ``PCT`` is ``100 N / subjects`` of that evaluator and parameter.
+    """
+    best = adrs.filter(pl.col("PARAMCD").is_in(["BOR", "CBOR"])).with_columns(
+        pl.col("RSEVAL").cast(pl.Utf8).fill_null("")
+    )
+    if best.is_empty():
+        return pl.DataFrame(
+            schema={
+                "RSEVAL": pl.Utf8,
+                "PARAMCD": pl.Utf8,
+                "AVALC": pl.Utf8,
+                "N": pl.UInt32,
+                "PCT": pl.Float64,
+            }
+        )
+    grid = (
+        best.select("RSEVAL", "PARAMCD")
+        .unique()
+        .join(pl.DataFrame({"AVALC": list(RESPONSES)}), how="cross")
+    )
+    counts = best.group_by("RSEVAL", "PARAMCD", "AVALC").agg(pl.len().alias("N"))
+    out = (
+        grid.join(counts, on=["RSEVAL", "PARAMCD", "AVALC"], how="left")
+        .with_columns(pl.col("N").fill_null(0).cast(pl.UInt32))
+        .with_columns(
+            (100 * pl.col("N") / pl.col("N").sum().over("RSEVAL", "PARAMCD")).alias("PCT")
+        )
+        .with_columns(pl.col("AVALC").replace_strict(_RANK, return_dtype=pl.Int32).alias("_R"))
+        .sort("RSEVAL", "PARAMCD", "_R")
+        .drop("_R")
+    )
+    return out.with_columns(pl.col("RSEVAL").replace("", None))

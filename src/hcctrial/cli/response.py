@@ -1,0 +1,234 @@
+"""``hcctrial response``: RECIST 1.1 / mRECIST timepoint and best overall response of a study."""
+
+from __future__ import annotations
+
+import json
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+import polars as pl
+import typer
+
+from hcctrial.cli._common import console, rich_table
+from hcctrial.errors import InputError
+
+
+class _Criteria(StrEnum):
+    recist11 = "recist1.1"
+    mrecist = "mrecist"
+
+
+class _Reference(StrEnum):
+    first_infusion = "first-infusion"
+    first_dose = "first-dose"
+    randomization = "randomization"
+    first_tace = "first-tace"
+    enrolment = "enrolment"
+    baseline_scan = "baseline-scan"
+
+
+class _Format(StrEnum):
+    text = "text"
+    csv = "csv"
+    json = "json"
+
+
+def _study_problems(problems: pl.DataFrame) -> pl.DataFrame:
+    """Rows the study reader rejected (TU, TR, DM, EX, DS, CM), in the response problem shape."""
+    from hcctrial.response.prepare import PROBLEM_SCHEMA
+
+    p = problems.filter(pl.col("DOMAIN").is_in(["TU", "TR", "DM", "EX", "DS", "CM"]))
+    return p.select(
+        pl.col("DOMAIN").alias("SOURCE"),
+        "ROW",
+        "USUBJID",
+        pl.lit(None, pl.Utf8).alias("RSEVAL"),
+        pl.lit(None, pl.Utf8).alias("RSEVALID"),
+        pl.lit(None, pl.Utf8).alias("LESIONID"),
+        pl.lit(None, pl.Utf8).alias("VISIT"),
+        "COLUMN",
+        pl.lit("study data").alias("CHECK"),
+        pl.format(
+            "{} (expected {}; {})",
+            pl.col("MESSAGE"),
+            pl.col("EXPECTED").fill_null("-"),
+            pl.col("ACTION").fill_null("-"),
+        ).alias("MESSAGE"),
+        "VALUE",
+    ).cast(PROBLEM_SCHEMA)
+
+
+def run_response(
+    data: Path,
+    criteria: str = "recist1.1",
+    confirm_days: int = 28,
+    sd_min_days: int = 42,
+    reference: str = "first-infusion",
+    max_ne_between: int = 1,
+    accept_sd: bool = False,
+    evaluator: str | None = None,
+) -> dict[str, pl.DataFrame]:
+    """Read the study folder and derive every response table (the CLI's Python twin).
+
+    Returns ``{"RS", "ADRS", "lesion_changes", "timepoint_changes", "problems", "summary"}``.
+    """
+    from hcctrial.io import read_study
+    from hcctrial.response import derive_best_overall_response, derive_timepoint_response
+    from hcctrial.response.best import summarise_best_response
+    from hcctrial.response.criteria import get_criteria
+    from hcctrial.response.reference import derive_anticancer_start, derive_reference_start
+
+    study = read_study(data, on_error="collect")
+    for domain in ("TU", "TR"):
+        if domain not in study:
+            raise InputError(
+                f"the study has no {domain} domain; tumour response needs TU and TR",
+                file=str(data),
+                expected=f"{domain.lower()}.csv or {domain.lower()}.xpt in the folder",
+            )
+    tu, tr = study["TU"], study["TR"]
+    if evaluator is not None:
+        for name, frame, col in (("TU", tu, "TUEVAL"), ("TR", tr, "TREVAL")):
+            if col not in frame.columns:
+                raise InputError(f"--evaluator given but {name} has no {col}", column=col)
+        tu = tu.filter(pl.col("TUEVAL").str.to_uppercase() == evaluator.upper())
+        tr = tr.filter(pl.col("TREVAL").str.to_uppercase() == evaluator.upper())
+        if tr.is_empty():
+            raise InputError("no TR record of this evaluator", column="TREVAL", value=evaluator)
+    crit = get_criteria(criteria)
+    tp = derive_timepoint_response(tu, tr, crit)
+
+    ref = derive_reference_start(reference, study.get("DM"), study.get("EX"), study.get("DS"))
+    nact = derive_anticancer_start(study.get("CM"), ref)
+    label = "RECIST 1.1" if crit.name == "recist1.1" else "mRECIST"
+    best = derive_best_overall_response(
+        tp.adrs,
+        ref,
+        confirm_days=confirm_days,
+        sd_min_days=sd_min_days,
+        max_ne_between=max_ne_between,
+        accept_sd=accept_sd,
+        anticancer_start=nact,
+        criteria_label=label,
+    )
+    problems = pl.concat(
+        [_study_problems(study.problems), tp.problems, best.problems], how="vertical_relaxed"
+    )
+    return {
+        "RS": tp.rs,
+        "ADRS": best.adrs,
+        "lesion_changes": tp.lesion_changes,
+        "timepoint_changes": tp.timepoint_changes,
+        "problems": problems,
+        "summary": summarise_best_response(best.adrs),
+    }
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``response`` command to the main app."""
+
+    @app.command("response")
+    def response_cmd(
+        data: Annotated[
+            Path, typer.Option("--data", "-d", help="Study folder with TU and TR (CSV/XPT).")
+        ],
+        out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the output CSVs.")],
+        criteria: Annotated[
+            _Criteria, typer.Option("--criteria", "-c", help="Response criteria.")
+        ] = _Criteria.recist11,
+        confirm_days: Annotated[
+            int,
+            typer.Option(
+                "--confirm-days",
+                min=0,
+                help="Days between a CR/PR and its confirmation (RECIST 1.1 4.6: >= 4 weeks).",
+            ),
+        ] = 28,
+        sd_min_days: Annotated[
+            int,
+            typer.Option(
+                "--sd-min-days", min=0, help="Minimum days from the reference start for SD."
+            ),
+        ] = 42,
+        reference: Annotated[
+            _Reference,
+            typer.Option("--reference", help="Reference start of the SD minimum duration."),
+        ] = _Reference.first_infusion,
+        max_ne_between: Annotated[
+            int, typer.Option("--max-ne-between", min=0, help="NE allowed before confirmation.")
+        ] = 1,
+        accept_sd: Annotated[
+            bool, typer.Option("--accept-sd", help="Accept one SD between PR and confirmation.")
+        ] = False,
+        evaluator: Annotated[
+            str | None, typer.Option("--evaluator", help="Only this TREVAL (e.g. INVESTIGATOR).")
+        ] = None,
+        fmt: Annotated[
+            _Format, typer.Option("--format", "-f", help="How to print the summary.")
+        ] = _Format.text,
+        strict: Annotated[
+            bool, typer.Option("--strict", help="Exit 1 when any data problem was found.")
+        ] = False,
+    ) -> None:
+        """Timepoint response (RS), BOR/CBOR (ADRS), change tables and problems of a study.
+
+        Writes RS.csv, ADRS.csv, lesion_changes.csv, timepoint_changes.csv, problems.csv and
+        bor_summary.csv into OUT and prints the best-response counts and the problems.
+        """
+        tables = run_response(
+            data,
+            criteria=criteria.value,
+            confirm_days=confirm_days,
+            sd_min_days=sd_min_days,
+            reference=reference.value,
+            max_ne_between=max_ne_between,
+            accept_sd=accept_sd,
+            evaluator=evaluator,
+        )
+        out.mkdir(parents=True, exist_ok=True)
+        names = {"summary": "bor_summary"}
+        for key, df in tables.items():
+            df.write_csv(out / f"{names.get(key, key)}.csv")
+        summary, problems = tables["summary"], tables["problems"]
+        n_subj = tables["ADRS"].filter(pl.col("PARAMCD") == "BOR").height
+        if fmt is _Format.json:
+            payload: dict[str, Any] = {
+                "criteria": criteria.value,
+                "subjects": n_subj,
+                "best_response": summary.to_dicts(),
+                "problems": problems.to_dicts(),
+                "out": str(out),
+            }
+            print(json.dumps(payload, indent=2, default=str))
+        elif fmt is _Format.csv:
+            print(summary.write_csv(), end="")
+        else:
+            title = (
+                f"Best overall response ({criteria.value}; confirmation >= {confirm_days} d, "
+                f"SD >= {sd_min_days} d from {reference.value}), {n_subj} subject-reads"
+            )
+            wide = summary.with_columns(pl.col("RSEVAL").fill_null("(no tumour data)")).pivot(
+                on="PARAMCD", index=["RSEVAL", "AVALC"], values="N", aggregate_function="first"
+            )
+            console.print(rich_table(wide, title=title))
+            if problems.height:
+                shown = (
+                    problems.group_by("SOURCE", "CHECK", maintain_order=True)
+                    .agg(
+                        pl.len().alias("N"),
+                        pl.col("USUBJID").drop_nulls().first().alias("FIRST SUBJECT"),
+                        pl.col("MESSAGE").first().str.slice(0, 90).alias("FIRST MESSAGE"),
+                    )
+                    .sort("SOURCE", "CHECK")
+                )
+                console.print(
+                    rich_table(shown, title=f"Problems (every row in {out / 'problems.csv'})")
+                )
+            console.print(f"{problems.height} problem(s); tables written to {out}", highlight=False)
+        if strict and problems.height:
+            raise InputError(
+                f"--strict: {problems.height} data problem(s)",
+                file=str(out / "problems.csv"),
+                expected="no problems",
+            )
