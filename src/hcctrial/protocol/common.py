@@ -107,3 +107,5 @@ class Assumption(Model):
     record_says: str = Field(min_length=1)
     chosen: str = Field(min_length=1)
     reason: str = Field(min_length=1)
+    #: Published sources of what was chosen (guideline, paper, table), when there are any.
+    references: list[str] = Field(default_factory=list)

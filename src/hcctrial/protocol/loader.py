@@ -78,7 +78,7 @@ def _expected(error: Any) -> str | None:
     if kind == "missing":
         return "this field"
     if kind == "extra_forbidden":
-        return "only the fields of the protocol format (docs/readme/protocols.md)"
+        return "only the fields of the protocol format (docs/readme/protocol.md)"
     if msg.startswith("Input should be "):
         return msg[len("Input should be ") :]
     return None

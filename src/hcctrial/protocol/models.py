@@ -177,6 +177,48 @@ def _check(
         out.append((path, f"unknown {what}", value, "one of " + ", ".join(sorted(known))))
 
 
+def _assumption_refs(p: Protocol, out: list[RefProblem]) -> None:
+    """Every ``assumption:`` field names an entry of ``assumptions``."""
+    known = {a.id for a in p.assumptions}
+    sections: list[tuple[tuple[str | int, ...], list[Model]]] = [
+        (("interventions",), list(p.interventions)),
+        (("schedule", "events"), list(p.schedule.events)),
+        (("eligibility", "criteria"), list(p.eligibility.criteria)),
+        (("endpoints",), list(p.endpoints)),
+        (("biomarkers",), list(p.biomarkers)),
+    ]
+    for prefix, items in sections:
+        for index, item in enumerate(items):
+            ref = getattr(item, "assumption", None)
+            if ref is not None:
+                _check((*prefix, index, "assumption"), ref, known, "assumption", out)
+
+
+def assumed_items(p: Protocol) -> dict[str, list[str]]:
+    """Assumption id -> the YAML paths of the items that rest on it (``assumption:`` fields).
+
+    Examples
+    --------
+    >>> from hcctrial.protocol import load_protocol
+    >>> assumed_items(load_protocol("pd1-ko-t-tace"))["A-CELL-DOSE"]
+    ['interventions[1]']
+    """
+    found: dict[str, list[str]] = {a.id: [] for a in p.assumptions}
+    sections: list[tuple[str, list[Model]]] = [
+        ("interventions", list(p.interventions)),
+        ("schedule.events", list(p.schedule.events)),
+        ("eligibility.criteria", list(p.eligibility.criteria)),
+        ("endpoints", list(p.endpoints)),
+        ("biomarkers", list(p.biomarkers)),
+    ]
+    for prefix, items in sections:
+        for index, item in enumerate(items):
+            ref = getattr(item, "assumption", None)
+            if ref in found:
+                found[ref].append(f"{prefix}[{index}]")
+    return found
+
+
 def reference_problems(p: Protocol) -> list[RefProblem]:
     """Ids that are duplicated or refer to nothing, each with its YAML path."""
     out: list[RefProblem] = []
@@ -245,6 +287,7 @@ def reference_problems(p: Protocol) -> list[RefProblem]:
     if escalation is not None:
         for j, ref in enumerate(escalation.levels):
             _check(("design", "dose_escalation", "levels", j), ref, levels, "dose level", out)
+    _assumption_refs(p, out)
     if p.design.allocation == "single-arm" and len(p.arms) != 1:
         out.append(
             (

@@ -111,6 +111,8 @@ class Endpoint(Model):
     ctcae_version: CtcaeVersion | None = None
     analyte: str | None = None
     compare_arms: bool = False
+    #: Id of the ``assumptions`` entry this item rests on when the record does not state it.
+    assumption: str | None = None
 
     @model_validator(mode="after")
     def _kind_needs(self) -> Endpoint:

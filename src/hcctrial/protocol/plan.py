@@ -91,6 +91,8 @@ class ScheduleEvent(Model):
     window_before_days: int = Field(default=0, ge=0)
     window_after_days: int = Field(default=0, ge=0)
     assessments: list[str] = Field(default_factory=list)
+    #: Id of the ``assumptions`` entry this item rests on when the record does not state it.
+    assumption: str | None = None
 
     @model_validator(mode="after")
     def _timed(self) -> ScheduleEvent:
@@ -123,6 +125,8 @@ class Criterion(Model):
     judgement: Literal["investigator"] | None = None
     reason: str | None = None
     note: str | None = None
+    #: Id of the ``assumptions`` entry this item rests on when the record does not state it.
+    assumption: str | None = None
 
     @field_validator("expression")
     @classmethod
@@ -185,3 +189,5 @@ class Biomarker(Model):
     unit: str | None = None
     timepoints_months: list[float] = Field(default_factory=list)
     source: str | None = None
+    #: Id of the ``assumptions`` entry this item rests on when the record does not state it.
+    assumption: str | None = None

@@ -150,6 +150,8 @@ class Intervention(Model):
     follows: str | None = None
     choice_group: str | None = None
     until: str | None = None
+    #: Id of the ``assumptions`` entry this item rests on when the record does not state it.
+    assumption: str | None = None
 
     @model_validator(mode="after")
     def _cell_fields(self) -> Intervention:
