@@ -15,7 +15,7 @@ from datetime import date
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 import hcctrial
@@ -281,6 +281,7 @@ def test_thresholds_decide_as_the_record_says(
 
 
 @given(plt=st.floats(min_value=0, max_value=1000, allow_nan=False))
+@example(plt=50.0)
 def test_platelet_criterion_is_strictly_above_50(plt: float) -> None:
     protocol = hcctrial.load_protocol(ID)
     criteria, lookback = criteria_from_protocol(protocol)
