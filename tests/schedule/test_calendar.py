@@ -145,3 +145,61 @@ def test_start_date_as_text_and_datetime(minimal: Protocol) -> None:
     a = build_calendar(minimal, None, "2026-01-05")
     b = build_calendar(minimal, None, dt.datetime(2026, 1, 5, 9, 30))
     assert a.equals(b)
+
+
+def test_consecutive_days_listed_explicitly(variant: Callable[..., Protocol]) -> None:
+    """Days already written as runs (NCT04162158: 'two consecutive days', days 15, 16, 43, 44,
+    71, 72) are cycles as written, not expanded again."""
+
+    def edit(d: dict[str, Any]) -> None:
+        d["interventions"][1].update(consecutive_days=2, cycle_length_days=28, cycles=3)
+        event = d["schedule"]["events"][1]
+        event.pop("weeks")
+        event["days"] = [15, 16, 43, 44, 71, 72]
+
+    cal = build_calendar(variant(edit), None, START)
+    nk = cal.filter(pl.col("EVENTID") == "infusion")
+    assert nk["DAY"].to_list() == [15, 16, 43, 44, 71, 72]
+    assert nk["CYCLE"].to_list() == [1, 1, 2, 2, 3, 3]
+    assert nk["CYCLEDAY"].to_list() == [1, 2, 1, 2, 1, 2]
+
+
+def _targeted(d: dict[str, Any]) -> None:
+    for drug, mg in (("sorafenib", 800), ("lenvatinib", 12)):
+        d["interventions"].append(
+            {
+                "id": drug,
+                "name": drug.title(),
+                "kind": "drug",
+                "dose": {"value": mg, "unit": "mg/day", "per": "day"},
+                "choice_group": "targeted",
+            }
+        )
+        d["schedule"]["events"].append(
+            {
+                "id": drug,
+                "what": "intervention",
+                "intervention": drug,
+                "label": f"{drug} daily",
+                "repeat": {"every_days": 1, "start_day": 0, "until": "progression"},
+            }
+        )
+    d["arms"][0]["interventions"] += ["sorafenib", "lenvatinib"]
+
+
+def test_choice_group_and_continuous_daily_drug(variant: Callable[..., Protocol]) -> None:
+    protocol = variant(_targeted)
+    cal = build_calendar(protocol, None, START, horizon_days=100)
+    drug = cal.filter(pl.col("KIND") == "drug")
+    # the first alternative by default; a daily drug is one course row through the horizon
+    assert drug.select("EVENTID", "DAY", "DURMIN", "DURMAX", "ENDHIDT", "DOSECALC").rows() == [
+        ("sorafenib", 0, 101, 101, START + dt.timedelta(days=100), "flat 800 mg/day")
+    ]
+    cal = build_calendar(protocol, None, START, horizon_days=100, choices=["lenvatinib"])
+    assert cal.filter(pl.col("KIND") == "drug")["EVENTID"].to_list() == ["lenvatinib"]
+    from hcctrial.errors import InputError
+
+    with pytest.raises(InputError, match="not an alternative of a choice group"):
+        build_calendar(protocol, None, START, choices=["car-t"])
+    with pytest.raises(InputError, match="two alternatives"):
+        build_calendar(protocol, None, START, choices=["lenvatinib", "sorafenib"])

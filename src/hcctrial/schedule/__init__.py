@@ -3,11 +3,11 @@
 Stable API (used by :mod:`hcctrial.simulate` and the CLI)
 ---------------------------------------------------------
 ``build_calendar(protocol, arm, start_date, height_cm=None, weight_kg=None, *,
-horizon_days=None, dose_level=None, usubjid=None) -> pl.DataFrame``
+horizon_days=None, dose_level=None, usubjid=None, choices=None) -> pl.DataFrame``
     One subject. ``protocol``: a :class:`~hcctrial.protocol.Protocol`, a built-in id or a
     YAML path; ``arm``: arm id or label (``None`` for a single-arm protocol); ``start_date``:
     the date of the anchor (day 0: first TACE, first infusion ... as ``schedule.anchor`` says).
-``build_calendars(protocol, subjects, *, horizon_days=None) -> pl.DataFrame``
+``build_calendars(protocol, subjects, *, horizon_days=None, choices=None) -> pl.DataFrame``
     Many subjects at once, vectorised (one join, no per-subject loop). ``subjects`` has
     ``USUBJID``, ``ANCHORDT`` (pl.Date or ISO text) and optional ``ARM``, ``HEIGHTBL`` (cm),
     ``WEIGHTBL`` (kg), ``DOSELEVEL``.
@@ -62,19 +62,24 @@ from hcctrial.schedule.template import (
     PlannedEvent,
     arm_template,
     default_horizon_days,
+    given_interventions,
     resolve_arm,
     unscheduled_interventions,
 )
+from hcctrial.schedule.visits import VISIT_FLAGS, flag_visits
 
 __all__ = [
     "CALENDAR_COLUMNS",
     "DAYS_PER_MONTH",
     "EVENT_KINDS",
+    "VISIT_FLAGS",
     "PlannedEvent",
     "arm_template",
     "build_calendar",
     "build_calendars",
     "default_horizon_days",
+    "flag_visits",
+    "given_interventions",
     "resolve_arm",
     "template_frame",
     "unscheduled_interventions",

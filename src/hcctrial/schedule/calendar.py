@@ -12,6 +12,7 @@ sqrt(height cm x weight kg / 3600), Mosteller RD, N Engl J Med 1987;317:1098, co
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from pathlib import Path
 
 import polars as pl
@@ -72,10 +73,14 @@ def _visit_name(day: int, offset: int, day1: bool) -> str:
 
 
 def template_frame(
-    protocol: Protocol, arm_id: str, horizon_days: int, dose_level: str | None = None
+    protocol: Protocol,
+    arm_id: str,
+    horizon_days: int,
+    dose_level: str | None = None,
+    choices: Sequence[str] | None = None,
 ) -> pl.DataFrame:
     """The arm's planned events as a frame (one row per occurrence, offsets in days)."""
-    rows: list[PlannedEvent] = arm_template(protocol, arm_id, horizon_days, dose_level)
+    rows: list[PlannedEvent] = arm_template(protocol, arm_id, horizon_days, dose_level, choices)
     day1 = protocol.schedule.anchor.day_numbering == "day1"
     offsets = sorted({r.offset for r in rows})
     visitnum = {d: i for i, d in enumerate(offsets, start=1)}
@@ -358,6 +363,7 @@ def build_calendars(
     subjects: pl.DataFrame,
     *,
     horizon_days: int | None = None,
+    choices: Sequence[str] | None = None,
 ) -> pl.DataFrame:
     """Calendars of many subjects at once (vectorised); see :mod:`hcctrial.schedule`.
 
@@ -369,6 +375,8 @@ def build_calendars(
         ``HEIGHTBL`` (cm), ``WEIGHTBL`` (kg), ``DOSELEVEL`` (dose-level id).
     horizon_days : last day planned, from the anchor; default the protocol's follow-up
         (``follow_up.duration_months`` x 30.4375 days).
+    choices : the alternative given of each choice group (e.g. ``["lenvatinib"]`` of
+        sorafenib/regorafenib/lenvatinib); default the first listed in the arm.
 
     Returns
     -------
@@ -396,7 +404,9 @@ def build_calendars(
         raise InputError("no subjects given", expected="at least one row in the subjects table")
     frames = []
     for (arm_id, level), group in subj.group_by(["ARMCD", "DOSELEVEL"], maintain_order=True):
-        template = template_frame(p, str(arm_id), horizon, None if level is None else str(level))
+        template = template_frame(
+            p, str(arm_id), horizon, None if level is None else str(level), choices
+        )
         frames.append(group.join(template.drop("ARMCD"), how="cross"))
     df = pl.concat(frames, how="vertical")
     _missing_size(p, df)
@@ -446,6 +456,7 @@ def build_calendar(
     horizon_days: int | None = None,
     dose_level: str | None = None,
     usubjid: str | None = None,
+    choices: Sequence[str] | None = None,
 ) -> pl.DataFrame:
     """One subject's calendar: every planned event with its date, window and dose.
 
@@ -488,4 +499,4 @@ def build_calendar(
             "DOSELEVEL": pl.String,
         },
     )
-    return build_calendars(p, subjects, horizon_days=horizon_days)
+    return build_calendars(p, subjects, horizon_days=horizon_days, choices=choices)

@@ -26,12 +26,12 @@ Conventions (documented in ``docs/readme/schedule.md``):
 
 from __future__ import annotations
 
-import itertools
-import re
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 
 from hcctrial.errors import InputError
 from hcctrial.protocol import Dose, Intervention, Protocol, ScheduleEvent
+from hcctrial.schedule.checks import check_anchor, check_overlaps
 
 __all__ = [
     "DAYS_PER_MONTH",
@@ -39,6 +39,7 @@ __all__ = [
     "PlannedEvent",
     "arm_template",
     "default_horizon_days",
+    "given_interventions",
     "resolve_arm",
     "unscheduled_interventions",
 ]
@@ -63,7 +64,6 @@ _KIND_OF_INTERVENTION = {
     "drug": "drug",
     "other": "procedure",
 }
-_TACE = re.compile(r"tace|\btae\b|emboli", re.I)
 
 
 @dataclass(frozen=True)
@@ -162,10 +162,10 @@ def _fixed_offsets(protocol: Protocol, event: ScheduleEvent, index: int) -> list
 class _Resolver:
     """Offsets of each event in one arm, resolving ``after`` and end-of-treatment on demand."""
 
-    def __init__(self, protocol: Protocol, arm_id: str, horizon: int) -> None:
+    def __init__(self, protocol: Protocol, arm_id: str, horizon: int, given: set[str]) -> None:
         self.protocol = protocol
         self.horizon = horizon
-        self.arm = set(protocol.arm(arm_id).interventions)
+        self.arm = given
         self.events = {e.id: (i, e) for i, e in enumerate(protocol.schedule.events)}
         self.done: dict[str, list[tuple[int, int | None]]] = {}
         self.stack: list[str] = []
@@ -281,10 +281,87 @@ def _course(
     )
 
 
+def given_interventions(
+    protocol: Protocol, arm_id: str, choices: Sequence[str] | None = None
+) -> list[str]:
+    """The arm's interventions one subject receives: of each ``choice_group`` (sorafenib or
+    regorafenib or lenvatinib) only the one in ``choices``, by default the first listed."""
+    items = list(protocol.arm(arm_id).interventions)
+    chosen = list(choices or [])
+    for choice in chosen:
+        if choice not in items or protocol.intervention(choice).choice_group is None:
+            groups = sorted({g for i in items if (g := protocol.intervention(i).choice_group)})
+            options = [i for i in items if protocol.intervention(i).choice_group]
+            raise InputError(
+                "not an alternative of a choice group in this arm",
+                file=_where(protocol),
+                value=choice,
+                expected=f"one of {', '.join(options)} (groups {', '.join(groups)})"
+                if options
+                else "no choice (this arm has no choice groups)",
+            )
+    out: list[str] = []
+    taken: set[str] = set()
+    for item_id in items:
+        group = protocol.intervention(item_id).choice_group
+        if group is None:
+            out.append(item_id)
+            continue
+        in_group = [c for c in chosen if protocol.intervention(c).choice_group == group]
+        if len(in_group) > 1:
+            raise InputError(
+                f"two alternatives of choice group {group!r} chosen",
+                file=_where(protocol),
+                value=in_group,
+                expected="one per group",
+            )
+        pick = in_group[0] if in_group else None
+        if group not in taken and (pick is None or pick == item_id):
+            out.append(item_id)
+            taken.add(group)
+    return out
+
+
+def _cycle_days(
+    offsets: list[tuple[int, int | None]], per_cycle: int, after: bool
+) -> list[tuple[int, int, int | None]]:
+    """(day, cycle, day of cycle) for an intervention given on ``per_cycle`` consecutive days.
+
+    When the listed days already come in runs of ``per_cycle`` consecutive days (``days:
+    [15, 16, 43, 44]``) each run is a cycle; otherwise each listed day starts a cycle.
+    """
+    days = [d for d, _ in offsets]
+    if per_cycle == 1:
+        return [(d, c if after and c else n, None) for n, (d, c) in enumerate(offsets, start=1)]
+    runs: list[list[tuple[int, int | None]]] = []
+    for day, cycle in offsets:
+        if runs and day == runs[-1][-1][0] + 1 and not after:
+            runs[-1].append((day, cycle))
+        else:
+            runs.append([(day, cycle)])
+    if len(days) > 1 and all(len(run) == per_cycle for run in runs):
+        return [
+            (d, n, j + 1) for n, run in enumerate(runs, start=1) for j, (d, _) in enumerate(run)
+        ]
+    return [
+        (d + j, c if after and c else n, j + 1)
+        for n, (d, c) in enumerate(offsets, start=1)
+        for j in range(per_cycle)
+    ]
+
+
 def arm_template(
-    protocol: Protocol, arm_id: str, horizon_days: int, dose_level: str | None = None
+    protocol: Protocol,
+    arm_id: str,
+    horizon_days: int,
+    dose_level: str | None = None,
+    choices: Sequence[str] | None = None,
 ) -> list[PlannedEvent]:
     """Every planned event of one arm up to ``horizon_days``, sorted by day.
+
+    ``choices``: the alternative given of each choice group (default: the first listed).
+    An intervention event repeated every day (a continuous oral drug) is one row, a course
+    from its first day to the horizon, not one row per day.
 
     Raises
     ------
@@ -293,8 +370,8 @@ def arm_template(
         intervention that overlap, an anchor event that this arm does not have or that is not
         on day 0, a ``follows`` reference without occurrences, a dose level to choose.
     """
-    resolver = _Resolver(protocol, arm_id, horizon_days)
-    arm_items = protocol.arm(arm_id).interventions
+    arm_items = given_interventions(protocol, arm_id, choices)
+    resolver = _Resolver(protocol, arm_id, horizon_days, set(arm_items))
     rows: list[PlannedEvent] = []
     scheduled: set[str] = set()
     for event_id, (_, event) in resolver.events.items():
@@ -322,29 +399,35 @@ def arm_template(
         item = protocol.intervention(event.intervention)
         scheduled.add(item.id)
         kind, dose, dur_min, dur_max = _course(protocol, item, arm_id, dose_level)
-        days_per_cycle = item.consecutive_days or 1
-        for number, (offset, ref_cycle) in enumerate(offsets, start=1):
-            for day in range(days_per_cycle):
-                rows.append(
-                    PlannedEvent(
-                        event_id=event_id,
-                        what=event.what,
-                        kind=kind,
-                        label=event.label,
-                        offset=offset + day,
-                        occurrence=0,
-                        window_before=event.window_before_days,
-                        window_after=event.window_after_days,
-                        intervention=item.id,
-                        treatment=item.name,
-                        cycle=ref_cycle if event.after is not None else number,
-                        cycle_day=day + 1 if days_per_cycle > 1 else None,
-                        duration_min=dur_min,
-                        duration_max=dur_max,
-                        dose=dose,
-                        source=event.source or item.source,
-                    )
+        daily = event.repeat is not None and event.repeat.every_days == 1
+        if daily and offsets:
+            # a continuous daily drug: one course from its first day through the horizon
+            span = offsets[-1][0] - offsets[0][0] + 1
+            planned: list[tuple[int, int, int | None]] = [(offsets[0][0], 1, None)]
+            dur_min = dur_max = span
+        else:
+            planned = _cycle_days(offsets, item.consecutive_days or 1, event.after is not None)
+        for offset, cycle, cycle_day in planned:
+            rows.append(
+                PlannedEvent(
+                    event_id=event_id,
+                    what=event.what,
+                    kind=kind,
+                    label=event.label,
+                    offset=offset,
+                    occurrence=0,
+                    window_before=event.window_before_days,
+                    window_after=event.window_after_days,
+                    intervention=item.id,
+                    treatment=item.name,
+                    cycle=cycle,
+                    cycle_day=cycle_day,
+                    duration_min=dur_min,
+                    duration_max=dur_max,
+                    dose=dose,
+                    source=event.source or item.source,
                 )
+            )
     for item_id in arm_items:
         item = protocol.intervention(item_id)
         if item_id in scheduled or item.follows is None:
@@ -386,128 +469,20 @@ def arm_template(
     numbered = []
     for row in rows:
         seen[row.event_id] = seen.get(row.event_id, 0) + 1
-        numbered.append(_replace_occurrence(row, seen[row.event_id]))
-    _check_overlaps(protocol, numbered, horizon_days)
-    _check_anchor(protocol, arm_id, numbered)
+        numbered.append(replace(row, occurrence=seen[row.event_id]))
+    check_overlaps(protocol, numbered, horizon_days)
+    check_anchor(protocol, arm_id, numbered)
     return numbered
 
 
-def _replace_occurrence(row: PlannedEvent, occurrence: int) -> PlannedEvent:
-    from dataclasses import replace
-
-    return replace(row, occurrence=occurrence)
-
-
-def _check_overlaps(protocol: Protocol, rows: list[PlannedEvent], horizon: int) -> None:
-    by_item: dict[str, list[PlannedEvent]] = {}
-    for row in rows:
-        if row.intervention is not None:
-            by_item.setdefault(row.intervention, []).append(row)
-    for item_id, items in by_item.items():
-        item = protocol.intervention(item_id)
-        where = f"interventions[{_intervention_index(protocol, item_id)}]"
-        days = [r.offset for r in items]
-        for a, b in itertools.pairwise(days):
-            if a == b:
-                raise InputError(
-                    f"{item.name} is planned twice on day {a} (overlapping cycles)",
-                    file=_where(protocol),
-                    column=where,
-                    expected="each dose of an intervention on its own day",
-                )
-        starts = [r for r in items if r.cycle_day in (None, 1)]
-        length = item.cycle_length_days
-        if length is not None and (item.consecutive_days or 1) > length:
-            raise InputError(
-                f"{item.name}: {item.consecutive_days} consecutive days do not fit in a "
-                f"{length}-day cycle",
-                file=_where(protocol),
-                column=where + ".consecutive_days",
-                expected=f"at most {length}",
-            )
-        for first, second in itertools.pairwise(starts):
-            gap = second.offset - first.offset
-            if length is not None and gap < length:
-                raise InputError(
-                    f"overlapping cycles: cycle starting day {second.offset} of {item.name} "
-                    f"begins {gap} days after the one on day {first.offset}, before that "
-                    f"{length}-day cycle ends",
-                    file=_where(protocol),
-                    column=where + ".cycle_length_days",
-                    expected=f"cycle starts at least {length} days apart",
-                )
-            if first.duration_max is not None and gap < first.duration_max:
-                raise InputError(
-                    f"overlapping courses: {item.name} from day {first.offset} lasts up to "
-                    f"{first.duration_max} days, into the next course on day {second.offset}",
-                    file=_where(protocol),
-                    column=where + ".duration_days",
-                    expected=f"courses at least {first.duration_max} days apart",
-                )
-        truncated = bool(starts) and starts[-1].offset + (length or 0) > horizon
-        cut_by_horizon = truncated and len(starts) < (item.cycles or 0)
-        if (
-            item.cycles is not None
-            and item.follows is None
-            and len(starts) != item.cycles
-            and not cut_by_horizon
-        ):
-            raise InputError(
-                f"the schedule plans {len(starts)} cycle(s) of {item.name} but the "
-                f"intervention has cycles: {item.cycles}",
-                file=_where(protocol),
-                column=where + ".cycles",
-                expected=f"{item.cycles} planned cycle starts in schedule.events",
-            )
-
-
-def _check_anchor(protocol: Protocol, arm_id: str, rows: list[PlannedEvent]) -> None:
-    anchor = protocol.schedule.anchor
-    if anchor.event == "first-tace":
-
-        def wanted(item: Intervention) -> bool:
-            text = " ".join(x for x in (item.id, item.name, item.product) if x)
-            return item.kind == "procedure" and bool(_TACE.search(text))
-
-        what = "TACE/TAE"
-    elif anchor.event == "first-infusion":
-
-        def wanted(item: Intervention) -> bool:
-            return item.kind == "biological"
-
-        what = "cell infusion"
-    else:
-        return
-    days = [
-        r.offset
-        for r in rows
-        if r.intervention is not None and wanted(protocol.intervention(r.intervention))
-    ]
-    if not days:
-        raise InputError(
-            f"unknown anchor: day 0 is the {anchor.event} but arm {arm_id!r} has no planned {what}",
-            file=_where(protocol),
-            column="schedule.anchor.event",
-            value=anchor.event,
-            expected=f"a {what} event in this arm, or another anchor",
-        )
-    if min(days) != 0:
-        raise InputError(
-            f"the anchor is the {anchor.event} but the first {what} of arm {arm_id!r} is "
-            f"planned {min(days)} days from the anchor",
-            file=_where(protocol),
-            column="schedule.anchor.event",
-            value=anchor.event,
-            expected=f"the first {what} on the anchor day",
-        )
-
-
-def unscheduled_interventions(protocol: Protocol, arm_id: str) -> list[str]:
-    """Interventions of the arm that the calendar cannot place: no schedule event and no
-    ``follows`` (e.g. a daily oral drug until progression); the CLI lists them."""
+def unscheduled_interventions(
+    protocol: Protocol, arm_id: str, choices: Sequence[str] | None = None
+) -> list[str]:
+    """Interventions given in the arm that the calendar cannot place: no schedule event and no
+    ``follows`` (e.g. supportive care); the CLI lists them."""
     scheduled = {e.intervention for e in protocol.schedule.events if e.intervention}
     return [
         i
-        for i in protocol.arm(arm_id).interventions
+        for i in given_interventions(protocol, arm_id, choices)
         if i not in scheduled and protocol.intervention(i).follows is None
     ]
