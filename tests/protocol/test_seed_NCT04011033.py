@@ -29,6 +29,7 @@ from hcctrial.eligibility import (
     screen_patient,
 )
 from hcctrial.protocol import Protocol, builtin_protocols
+from hcctrial.schedule import build_calendar
 
 ID = "NCT04011033"
 AS_OF = date(2019, 6, 3)
@@ -74,11 +75,52 @@ INKT_SENTENCE = (
 IL2_SENTENCE = (
     "IL-2 will be given at a dose of 25,000 IU/kg/day for 5-14 days after iNKT cells infusion."
 )
+# Study groups and detailed description paragraphs, and the results notice.
+EXPERIMENTAL_GROUP = (
+    "TAE/TACE combined with autologous iNKT cells infusion will be applied for patients in "
+    "experimental group. TAE/TACE will be performed at 0th and 4th week. " + INKT_SENTENCE
+)
+CONTROL_GROUP = "TAE/TACE will be conducted at 0th week and 4th week."
+CALENDAR = (
+    "TAE/TACE will be performed at 0th and 4th week. iNKT cells will be infused at 1st, 3rd, "
+    "5th, 7th, 9th, 11th week after first TAE/TACE therapy."
+)
+RESULTS_NOTICE = (
+    "Outcome measurements, participant flow, baseline characteristics, and adverse events have "
+    "been published for this study."
+)
+PASSAGES = [
+    *INCLUSION,
+    *EXCLUSION,
+    OUTCOMES,
+    TACE_SENTENCE,
+    IL2_SENTENCE,
+    EXPERIMENTAL_GROUP,
+    CONTROL_GROUP,
+    CALENDAR,
+    RESULTS_NOTICE,
+]
 
 
 @pytest.fixture(scope="module")
 def protocol() -> Protocol:
     return hcctrial.load_protocol(ID)
+
+
+def _sources(data: Any, path: str = "") -> list[tuple[str, str]]:
+    """Every ``source`` string of a dumped protocol, with its YAML path."""
+    found: list[tuple[str, str]] = []
+    if isinstance(data, dict):
+        for key, value in data.items():
+            where = f"{path}.{key}" if path else str(key)
+            if key == "source" and isinstance(value, str):
+                found.append((where, value))
+            else:
+                found += _sources(value, where)
+    elif isinstance(data, list):
+        for i, item in enumerate(data):
+            found += _sources(item, f"{path}[{i}]")
+    return found
 
 
 def _uncovered(sentence: str, fragments: list[str]) -> str:
@@ -414,3 +456,53 @@ def test_silences_and_contradictions_are_assumptions(protocol: Protocol) -> None
     jsh = next(a for a in protocol.assumptions if a.id == "A-TACE-FAILURE")
     assert "≧2 consecutive TAE/TACE procedures" in jsh.record_says
     assert "Kudo" in jsh.reason
+
+
+def test_every_source_in_the_file_is_record_text(protocol: Protocol) -> None:
+    found = _sources(protocol.model_dump())
+    assert len(found) > 40
+    for where, text in found:
+        flat = " ".join(text.split())
+        assert any(flat in passage for passage in PASSAGES), (where, text)
+    assert " ".join((protocol.arm("inkt-tace").source or "").split()) == EXPERIMENTAL_GROUP
+    assert " ".join((protocol.schedule.source or "").split()) == CALENDAR
+
+
+def test_items_resting_on_assumptions_name_them(protocol: Protocol) -> None:
+    [relapsed] = [c for c in protocol.eligibility.criteria if c.id == "IN-RELAPSED"]
+    assert relapsed.assumption == "A-TACE-FAILURE"
+    assert protocol.intervention("il2").assumption == "A-IL2-START"
+    assert {e.assumption for e in protocol.endpoints} <= {"A-OUTCOMES", "A-ASSESSMENTS", "A-CTCAE"}
+    for event in protocol.schedule.events:
+        # Only the record's three treatment events stand without an assumption.
+        if event.assumption is None:
+            assert event.id in {"tae-tace", "inkt-infusion"}, event.id
+
+
+# --- the calendar the schedule engine builds from this file --------------------------------
+def test_calendar_of_the_experimental_arm() -> None:
+    cal = build_calendar(ID, "inkt-tace", date(2019, 6, 10), height_cm=180, weight_kg=80)
+    by_event = {
+        k[0]: v for k, v in cal.partition_by("EVENTID", as_dict=True, include_key=True).items()
+    }
+    # TAE/TACE at weeks 0 and 4; iNKT at weeks 1, 3, 5, 7, 9, 11; IL-2 from the next day.
+    assert by_event["tae-tace"]["DAY"].to_list() == [0, 28]
+    assert by_event["inkt-infusion"]["DAY"].to_list() == [7, 21, 35, 49, 63, 77]
+    il2 = by_event["il2-course"]
+    assert il2["DAY"].to_list() == [8, 22, 36, 50, 64, 78]
+    assert set(il2["DURMIN"].to_list()) == {5} and set(il2["DURMAX"].to_list()) == {14}
+    # 180 cm, 80 kg: BSA 2.0 m2 -> 1e9..2e9 iNKT cells; IL-2 25,000 x 80 = 2,000,000 IU/day.
+    inkt = by_event["inkt-infusion"].row(0, named=True)
+    assert (inkt["EXDOSE"], inkt["EXDOSEHI"], inkt["EXDOSU"]) == (
+        pytest.approx(1e9),
+        pytest.approx(2e9),
+        "cells",
+    )
+    assert il2.row(0, named=True)["EXDOSE"] == pytest.approx(2e6)
+
+
+def test_calendar_of_the_control_arm_has_no_cells_or_il2() -> None:
+    cal = build_calendar(ID, "tace", date(2019, 6, 10), height_cm=180, weight_kg=80)
+    events = set(cal["EVENTID"].to_list())
+    assert {"inkt-infusion", "il2-course", "labs-infusion"}.isdisjoint(events)
+    assert cal.filter(cal["EVENTID"] == "tae-tace")["DAY"].to_list() == [0, 28]
