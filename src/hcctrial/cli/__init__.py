@@ -13,6 +13,7 @@ import typer
 
 from hcctrial.cli import calc as _calc
 from hcctrial.cli import data as _data
+from hcctrial.cli import endpoints as _endpoints
 from hcctrial.cli import protocols as _protocols
 from hcctrial.cli import report as _report
 from hcctrial.cli import response as _response
@@ -27,7 +28,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-_MODULES = (_protocols, _calc, _data, _report, _screen, _response)
+_MODULES = (_protocols, _calc, _data, _report, _screen, _response, _endpoints)
 
 for _module in _MODULES:
     _module.register(app)

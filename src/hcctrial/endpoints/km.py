@@ -228,10 +228,11 @@ class KaplanMeier:
         notes = []
         pct = f"{prob:.0%}"
         min_s = float(self.surv.min()) if self.surv.size else 1.0
+        plural = "" if self.events == 1 else "s"
         if est is None:
             notes.append(
                 f"not reached: survival stays above {1 - prob:.2f} "
-                f"(lowest estimate {min_s:.3f}, {self.events} events)"
+                f"(lowest estimate {min_s:.3f}, {self.events} event{plural})"
             )
         if upp is None:
             notes.append(

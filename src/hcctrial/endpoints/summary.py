@@ -48,6 +48,8 @@ class AnalysisOptions:
     ``conf_type``: CI transform for S(t), medians and rates: "log" (R default), "log-log"
     (SAS default), "plain". ``control_arm``: the reference of hazard ratios and differences
     (default: the second arm in sorted order, stated in every comparison row).
+    ``median_both_transforms``: also give the median's Brookmeyer-Crowley CI under the other
+    of log / log-log (row ``MEDIAN_CI_LOGLOG`` or ``MEDIAN_CI_LOG``).
     """
 
     conf_type: str = "log"
@@ -59,6 +61,7 @@ class AnalysisOptions:
     dcr_months: tuple[float, ...] = (3.0, 6.0, 12.0, 24.0)
     at_risk_months: tuple[float, ...] = (0.0, 3.0, 6.0, 9.0, 12.0, 18.0, 24.0)
     control_arm: str | None = None
+    median_both_transforms: bool = True
 
 
 def _row(arm: str, param: str, stat: str, **kw: object) -> dict[str, object]:
@@ -105,8 +108,15 @@ def summarise_time_to_event(adtte: pl.DataFrame, options: AnalysisOptions) -> pl
         n = int(t.size)
         rows.append(_row(a, p, "SUBJECTS", N=n, X=n))
         rows.append(_row(a, p, "EVENTS", N=n, X=fit.events, ESTIMATE=fit.events / n))
-        for prob, name in ((0.5, "MEDIAN"), (0.25, "Q1"), (0.75, "Q3")):
-            q = fit.quantile(prob)
+        quantiles = [(0.5, "MEDIAN", fit), (0.25, "Q1", fit), (0.75, "Q3", fit)]
+        if options.median_both_transforms and ct in ("log", "log-log"):
+            # lifelines' median CI matches R's log-log, R's default is log: offer both.
+            alt = "log-log" if ct == "log" else "log"
+            alt_fit = kaplan_meier(t, e, alt, options.conf_level)
+            quantiles.insert(1, (0.5, f"MEDIAN_CI_{alt.upper().replace('-', '')}", alt_fit))
+        for prob, name, qfit in quantiles:
+            q = qfit.quantile(prob)
+            qmethod = method.replace(f"{ct} transform", f"{qfit.conf_type} transform")
             rows.append(
                 _row(
                     a,
@@ -118,25 +128,35 @@ def summarise_time_to_event(adtte: pl.DataFrame, options: AnalysisOptions) -> pl
                     LOWER=_m(q.lower),
                     UPPER=_m(q.upper),
                     UNIT="months",
-                    METHOD=method,
+                    METHOD=qmethod,
                     NOTE=q.note,
                 )
             )
         for month in options.landmarks_months.get(p, ()):
-            lm = fit.survival_at([month * DAYS_PER_MONTH])
+            day = month * DAYS_PER_MONTH
+            lm = fit.survival_at([day])
             note = ""
-            if int(lm["n_risk"][0]) == 0:
-                note = "no subject followed this long: the last estimate is carried forward"
+            est: float | None = float(lm["surv"][0])
             low, upp = float(lm["lower"][0]), float(lm["upper"][0])
-            if math.isnan(low) or math.isnan(upp):
-                note = (note + "; " if note else "") + f"CI undefined under {ct} at S = 0 or 1"
+            last = float(fit.time[-1])
+            if day > last and est is not None and est > 0:
+                # Beyond the last follow-up time S(t) is unknown unless it already reached 0
+                # (R: summary(fit, times) leaves such times out unless extend = TRUE, which
+                # carries the last value forward with n.risk 0).
+                note = (
+                    f"not estimable: follow-up ends at {last / DAYS_PER_MONTH:.2f} months "
+                    f"(R summary(extend = TRUE) would carry {est:.4f} forward)"
+                )
+                est, low, upp = None, math.nan, math.nan
+            elif math.isnan(low) or math.isnan(upp):
+                note = f"CI undefined under the {ct} transform at S = {est:g}"
             rows.append(
                 _row(
                     a,
                     p,
                     f"RATE_{month:g}M",
                     N=int(lm["n_risk"][0]),
-                    ESTIMATE=float(lm["surv"][0]),
+                    ESTIMATE=est,
                     LOWER=None if math.isnan(low) else low,
                     UPPER=None if math.isnan(upp) else upp,
                     UNIT="proportion",

@@ -1,0 +1,151 @@
+"""The protocol's choices for the efficacy analysis, read from a :class:`Protocol` once.
+
+Each setting is taken from the protocol file where it says so, else the documented default:
+
+===========================  ====================================================================
+setting                      from the protocol
+===========================  ====================================================================
+origin of time               ``origin`` of the PFS (else OS, else any time-to-event) endpoint
+response criteria            ``response`` of the primary (else first) endpoint that has one
+BOR or confirmed BOR         ``CBOR`` when that ``response.confirmation_required``, else ``BOR``
+confirmation / SD days       ``response.confirmation_days`` / ``response.sd_min_days``
+censoring                    ``censoring`` of the PFS endpoint (FDA 2018 guidance defaults)
+imaging interval and window  the ``repeat`` of the first repeating ``tumour-assessment`` event
+                             (weeks -> days), else the gap of its first two weeks; its window
+landmark months              ``timepoints_months`` of the OS / PFS / rate endpoints, else OS 6, 12,
+                             24 and PFS 3, 6, 12, 24 months (the seed trials' questions)
+DCR months                   ``timepoints_months`` of the DCR endpoint, else 3, 6, 12, 24
+control arm                  the first arm whose type is not ``experimental``
+===========================  ====================================================================
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from hcctrial.endpoints.adtte import EndpointOptions
+from hcctrial.endpoints.summary import DAYS_PER_MONTH, AnalysisOptions
+from hcctrial.protocol import Protocol
+from hcctrial.protocol.outcomes import Endpoint
+
+__all__ = ["ORIGINS", "EfficacySettings", "efficacy_settings"]
+
+ORIGINS = {
+    "first-infusion": "first infusion",
+    "randomization": "randomization",
+    "first-tace": "first TACE",
+    "enrolment": "enrolment",
+    "pbmc-collection": "PBMC collection",
+    "first-response": "first response",
+}
+
+_TTE = ("pfs", "median-pfs", "os", "median-os", "ttr", "dor")
+
+
+@dataclass(frozen=True)
+class EfficacySettings:
+    """Everything the efficacy analysis takes from one protocol.
+
+    ``origin`` is the protocol's name of day 1 (``first-infusion``, ``randomization``,
+    ``first-tace``, ``enrolment``); ``criteria`` ``recist1.1`` or ``mrecist``.
+    """
+
+    protocol_id: str
+    origin: str
+    criteria: str
+    confirm_days: int
+    sd_min_days: int
+    endpoint_options: EndpointOptions
+    analysis_options: AnalysisOptions
+    control_arm: str | None
+    arm_labels: tuple[str, ...]
+
+
+def _first(endpoints: list[Endpoint], kinds: tuple[str, ...]) -> Endpoint | None:
+    ranked = sorted(endpoints, key=lambda e: (e.role != "primary",))
+    for kind in kinds:
+        for e in ranked:
+            if e.kind == kind:
+                return e
+    return None
+
+
+def _imaging(protocol: Protocol) -> tuple[int | None, int | None]:
+    """Imaging interval (days) and window (days) of the repeating tumour-assessment event."""
+    for event in protocol.schedule.events:
+        if event.what != "tumour-assessment":
+            continue
+        window = max(event.window_before_days, event.window_after_days)
+        rep = event.repeat
+        if rep is not None:
+            if rep.every_days:
+                return rep.every_days, window
+            if rep.every_weeks:
+                return 7 * rep.every_weeks, window
+            if rep.every_months:
+                return round(rep.every_months * DAYS_PER_MONTH), window
+        if len(event.weeks) >= 2:
+            return round(7 * (event.weeks[1] - event.weeks[0])), window
+    return None, None
+
+
+def efficacy_settings(protocol: Protocol) -> EfficacySettings:
+    """Read the efficacy analysis settings of ``protocol`` (see the module table)."""
+    eps = list(protocol.endpoints)
+    tte = _first(eps, ("pfs", "median-pfs", "os", "median-os", *_TTE))
+    origin = (tte.origin if tte is not None else None) or (
+        "randomization" if protocol.design.allocation == "randomized" else "first-infusion"
+    )
+    with_response = sorted(
+        (e for e in eps if e.response is not None), key=lambda e: (e.role != "primary",)
+    )
+    resp = with_response[0].response if with_response else None
+    criteria = resp.criteria if resp is not None else "recist1.1"
+    confirm = resp.confirmation_required if resp is not None else True
+    e_opts = EndpointOptions(origin="ORIGINDT", response_param="CBOR" if confirm else "BOR")
+    pfs = _first(eps, ("pfs", "median-pfs"))
+    if pfs is not None and pfs.censoring is not None:
+        c = pfs.censoring
+        e_opts = replace(
+            e_opts,
+            new_therapy_censors=c.new_anticancer_therapy,
+            missed_assessments_censor=c.missed_assessments is not None,
+            allowed_missed=(c.missed_assessments or 2) - 1,
+            no_baseline_censors_at_origin=c.no_baseline_at_origin,
+            # ``no_post_baseline_at_origin`` is the FDA rule itself (censor at the origin, but a
+            # death within the missed-assessment window is an event): EndpointOptions' default.
+        )
+    interval, window = _imaging(protocol)
+    if interval is not None:
+        e_opts = replace(e_opts, assessment_interval_days=interval)
+    if window is not None:
+        e_opts = replace(e_opts, assessment_window_days=window)
+    landmarks = dict(AnalysisOptions().landmarks_months)
+    for kind, param in (("os", "OS"), ("median-os", "OS"), ("pfs", "PFS"), ("median-pfs", "PFS")):
+        e = _first(eps, (kind,))
+        if e is not None and e.timepoints_months:
+            landmarks[param] = tuple(sorted(set(e.timepoints_months)))
+    for e in eps:
+        if e.kind == "rate" and e.timepoints_months and e.event:
+            param = "OS" if e.event == ["death"] else "PFS"
+            landmarks[param] = tuple(sorted({*landmarks[param], *e.timepoints_months}))
+    dcr = _first(eps, ("dcr",))
+    dcr_months = (
+        tuple(sorted(set(dcr.timepoints_months)))
+        if dcr is not None and dcr.timepoints_months
+        else AnalysisOptions().dcr_months
+    )
+    controls = [a.label for a in protocol.arms if a.type != "experimental"]
+    control = controls[0] if controls and len(protocol.arms) == 2 else None
+    a_opts = AnalysisOptions(landmarks_months=landmarks, dcr_months=dcr_months, control_arm=control)
+    return EfficacySettings(
+        protocol_id=protocol.id,
+        origin=origin,
+        criteria=criteria,
+        confirm_days=resp.confirmation_days if resp is not None else 28,
+        sd_min_days=resp.sd_min_days if resp is not None else 42,
+        endpoint_options=e_opts,
+        analysis_options=a_opts,
+        control_arm=control,
+        arm_labels=tuple(a.label for a in protocol.arms),
+    )
