@@ -28,6 +28,7 @@ from hcctrial.eligibility import (
     screen_patient,
 )
 from hcctrial.protocol import Protocol, builtin_protocols
+from hcctrial.schedule import build_calendar
 
 ID = "NCT04162158"
 AS_OF = date(2021, 3, 15)
@@ -90,6 +91,26 @@ NK_SENTENCE = (
     "Peripheral blood mononuclear cells (PBMCs) were isolated from patient-related donor and "
     "cultured in vitro for 15 days and infused to the patient in two consecutive days."
 )
+BRIEF_SUMMARY = (
+    "This is a multicenter, open-label, paired control study to evaluate the safety and clinical "
+    "efficacy of allogeneic NK cells combined with targeted drug in the treatment for advanced "
+    "HCC."
+)
+LAB_DATA = (
+    "Clinical data and laboratory data were collected and analyzed, including survival, impact "
+    "indicators, hematology, biochemical indicators, and immunological indicators to evaluate "
+    "the safety and efficacy of the treatment."
+)
+PASSAGES = [
+    *INCLUSION,
+    *EXCLUSION,
+    *(description for description, _, _ in OUTCOMES.values()),
+    TIME_FRAME,
+    ARM_SENTENCE,
+    NK_SENTENCE,
+    BRIEF_SUMMARY,
+    LAB_DATA,
+]
 
 
 @pytest.fixture(scope="module")
@@ -99,6 +120,22 @@ def protocol() -> Protocol:
 
 def _flat(text: str | None) -> str:
     return " ".join((text or "").split())
+
+
+def _sources(data: Any, path: str = "") -> list[tuple[str, str]]:
+    """Every ``source`` string of a dumped protocol, with its YAML path."""
+    found: list[tuple[str, str]] = []
+    if isinstance(data, dict):
+        for key, value in data.items():
+            where = f"{path}.{key}" if path else str(key)
+            if key == "source" and isinstance(value, str):
+                found.append((where, value))
+            else:
+                found += _sources(value, where)
+    elif isinstance(data, list):
+        for i, item in enumerate(data):
+            found += _sources(item, f"{path}[{i}]")
+    return found
 
 
 def _uncovered(sentence: str, fragments: list[str]) -> str:
@@ -379,13 +416,41 @@ def test_nk_cells_two_consecutive_days_three_cycles(protocol: Protocol) -> None:
     assert _flat(nk.source) == NK_SENTENCE
     assert (nk.origin, nk.consecutive_days, nk.cycles) == ("allogeneic", 2, 3)
     assert nk.dose is None  # the record gives no cell dose (assumption A-NK-CYCLES)
-    events = {e.id: e for e in protocol.schedule.events}
-    infusion_days = events["nk-infusion"].days
-    assert len(infusion_days) == 2 * 3
-    pairs = list(zip(infusion_days[::2], infusion_days[1::2], strict=True))
-    assert all(b - a == 1 for a, b in pairs)  # two consecutive days per cycle
-    # Each cycle is infused 15 days after its donor PBMC collection ("cultured ... for 15 days").
-    assert [a - c for (a, _), c in zip(pairs, events["donor-pbmc"].days, strict=True)] == [15] * 3
+    assert nk.assumption == "A-NK-CYCLES"
+
+
+def _events(arm: str, **options: Any) -> dict[str, Any]:
+    cal = build_calendar(ID, arm, date(2021, 3, 15), height_cm=170, weight_kg=70, **options)
+    return {k[0]: v for k, v in cal.partition_by("EVENTID", as_dict=True, include_key=True).items()}
+
+
+def test_calendar_of_the_nk_arm() -> None:
+    events = _events("nk-targeted")
+    infusions = events["nk-infusion"]
+    # "infused to the patient in two consecutive days", "(3 cycles)", cycles 28 days apart.
+    assert infusions["DAY"].to_list() == [15, 16, 43, 44, 71, 72]
+    assert infusions["CYCLE"].to_list() == [1, 1, 2, 2, 3, 3]
+    assert infusions["CYCLEDAY"].to_list() == [1, 2, 1, 2, 1, 2]
+    # "cultured in vitro for 15 days": donor PBMC 15 days before each cycle's first infusion.
+    donor = events["donor-pbmc"]["DAY"].to_list()
+    assert [first - collected for first, collected in zip([15, 43, 71], donor, strict=True)] == [
+        15
+    ] * 3
+    # One targeted drug per patient (the first alternative unless chosen).
+    assert "sorafenib" in events and "regorafenib" not in events and "lenvatinib" not in events
+
+
+def test_calendar_of_the_control_arm_has_no_donor_or_cells() -> None:
+    events = _events("targeted")
+    assert {"nk-infusion", "donor-pbmc"}.isdisjoint(events)
+    assert "sorafenib" in events and "imaging" in events
+
+
+def test_regorafenib_is_21_of_28_days() -> None:
+    regorafenib = _events("targeted", choices=["regorafenib"], horizon_days=100)["regorafenib"]
+    assert regorafenib["DAY"].to_list() == [0, 28, 56, 84]
+    assert set(regorafenib["DURMIN"].to_list()) == {21} == set(regorafenib["DURMAX"].to_list())
+    assert set(regorafenib["EXDOSE"].to_list()) == {160.0}
 
 
 def test_targeted_drugs_are_alternatives(protocol: Protocol) -> None:
@@ -455,3 +520,22 @@ def test_silences_and_contradictions_are_assumptions(protocol: Protocol) -> None
     } <= ids
     paired = next(a for a in protocol.assumptions if a.id == "A-PAIRED-CONTROL")
     assert "paired control study" in paired.record_says
+
+
+def test_every_source_in_the_file_is_record_text(protocol: Protocol) -> None:
+    found = _sources(protocol.model_dump())
+    assert len(found) > 40
+    for where, text in found:
+        assert any(_flat(text) in passage for passage in PASSAGES), (where, text)
+    # The control arm is not described: its source is the 'paired control' sentence.
+    assert _flat(protocol.arm("targeted").source) == BRIEF_SUMMARY
+
+
+def test_items_resting_on_assumptions_name_them(protocol: Protocol) -> None:
+    for drug in ("sorafenib", "regorafenib", "lenvatinib"):
+        assert protocol.intervention(drug).assumption == "A-TARGETED-DOSES"
+    assert protocol.endpoint("os").assumption == "A-OS-ORIGIN"
+    [cell_therapy] = [c for c in protocol.eligibility.criteria if c.id == "EX-CELL-THERAPY"]
+    assert cell_therapy.assumption == "A-PD1"
+    for event in protocol.schedule.events:
+        assert event.assumption is not None, event.id  # the record gives no calendar
