@@ -79,7 +79,7 @@ def test_inkt_calendar_and_doses(inkt: Protocol) -> None:
     assert il2["ENDHIDT"][0] == dt.date(2026, 1, 26)  # day 8 + 13
     assert il2["EXDOSE"][0] == pytest.approx(1_750_000)
     assert il2["EXDOSU"][0] == "IU/day"
-    assert il2["DOSECALC"][0] == "25,000 IU/kg/day x weight 70 kg = 1750000 IU/day"
+    assert il2["DOSECALC"][0] == "25,000 IU/kg/day x weight 70 kg = 1,750,000 IU/day"
     cells = cal.filter(pl.col("EVENTID") == "inkt").row(0, named=True)
     bsa = (170 * 70 / 3600) ** 0.5
     assert cells["BSA"] == pytest.approx(1.818119, abs=1e-6)
@@ -203,3 +203,26 @@ def test_choice_group_and_continuous_daily_drug(variant: Callable[..., Protocol]
         build_calendar(protocol, None, START, choices=["car-t"])
     with pytest.raises(InputError, match="two alternatives"):
         build_calendar(protocol, None, START, choices=["lenvatinib", "sorafenib"])
+
+
+@pytest.mark.parametrize(
+    ("weight", "text"),
+    [
+        (0.5, "12,500 IU/day"),  # 25,000 x 0.5
+        (35.0, "875,000 IU/day"),
+        (70.0, "1,750,000 IU/day"),
+        (400.0, "1e7 IU/day"),  # 10^7 and up in scientific form, as format_amount
+    ],
+)
+def test_amount_text_matches_clinical_format(
+    variant: Callable[..., Protocol], weight: float, text: str
+) -> None:
+    from hcctrial.clinical.dose import format_amount
+
+    def edit(d: dict[str, Any]) -> None:
+        d["interventions"][1]["dose"] = {"value": 25000, "unit": "IU/kg/day"}
+
+    cal = build_calendar(variant(edit), None, START, weight_kg=weight)
+    calc = cal.filter(pl.col("EVENTID") == "infusion")["DOSECALC"][0]
+    assert calc.endswith("= " + text)
+    assert text.startswith(format_amount(25000 * weight))

@@ -39,7 +39,7 @@ DOSE, DOSEHI   prescribed dose (DOSEHI: top of a range, e.g. 5e8-1e9 cells/m2), 
 DOSEBASIS      flat, per-m2, per-kg
 BSA            m2 (Mosteller) for per-m2 doses
 EXDOSE(HI)     amount to give (cells, IU/day ...), EXDOSU its unit
-DOSECALC       how it was computed, e.g. ``25,000 IU/kg/day x weight 70 kg = 1750000 IU/day``
+DOSECALC       how it was computed, e.g. ``25,000 IU/kg/day x weight 70 kg = 1,750,000 IU/day``
 =============  ===========================================================================
 
 Rules for weeks, months, repeats, ``after``, consecutive days and ``follows`` are in
@@ -56,6 +56,7 @@ from hcctrial.schedule.calendar import (
     build_calendars,
     template_frame,
 )
+from hcctrial.schedule.ics import to_ics
 from hcctrial.schedule.template import (
     DAYS_PER_MONTH,
     EVENT_KINDS,
@@ -82,5 +83,6 @@ __all__ = [
     "given_interventions",
     "resolve_arm",
     "template_frame",
+    "to_ics",
     "unscheduled_interventions",
 ]

@@ -269,14 +269,42 @@ def _text(expr: pl.Expr) -> pl.Expr:
     return expr.cast(pl.String).str.replace(r"\.0$", "")
 
 
+def _grouped(expr: pl.Expr) -> pl.Expr:
+    """A whole number below 10^7 with thousands separators: 1750000 -> '1,750,000'."""
+    digits = expr.round(0).cast(pl.Int64).cast(pl.String)
+    n = digits.str.len_chars()
+    return (
+        pl.when(n <= 3)
+        .then(digits)
+        .when(n <= 6)
+        .then(pl.concat_str(digits.str.slice(0, n - 3), pl.lit(","), digits.str.slice(n - 3)))
+        .otherwise(
+            pl.concat_str(
+                digits.str.slice(0, n - 6),
+                pl.lit(","),
+                digits.str.slice(n - 6, 3),
+                pl.lit(","),
+                digits.str.slice(n - 3),
+            )
+        )
+    )
+
+
 def _amount_text(expr: pl.Expr) -> pl.Expr:
-    """Like :func:`hcctrial.clinical.dose.format_amount`: 9.354e8 (>= 1e7), else rounded."""
+    """As :func:`hcctrial.clinical.dose.format_amount`: ``9.0906e8`` from 10^7 up,
+    ``1,750,000`` from 1,000 up, else the number rounded to 3 decimals (``12.5``)."""
     exponent = expr.log10().floor()
     mantissa = (expr / pl.lit(10.0).pow(exponent)).round(4)
     scientific = pl.concat_str(
         _text(mantissa), pl.lit("e"), exponent.cast(pl.Int64).cast(pl.String)
     )
-    return pl.when(expr >= 1e7).then(scientific).otherwise(_text(expr.round(1)))
+    return (
+        pl.when(expr >= 1e7)
+        .then(scientific)
+        .when(expr >= 1e3)
+        .then(_grouped(expr))
+        .otherwise(_text(expr.round(3)))
+    )
 
 
 def _dose_columns() -> list[pl.Expr]:

@@ -464,7 +464,8 @@ def arm_template(
                     source=item.source,
                 )
             )
-    rows.sort(key=lambda r: (r.offset, r.kind != "procedure", r.event_id))
+    order = {e.id: i for i, e in enumerate(protocol.schedule.events)}
+    rows.sort(key=lambda r: (r.offset, order.get(r.event_id, len(order)), r.event_id))
     seen: dict[str, int] = {}
     numbered = []
     for row in rows:
