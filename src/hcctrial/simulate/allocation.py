@@ -1,0 +1,169 @@
+"""Allocation of eligible virtual patients: randomization, dose escalation, sequential, single.
+
+- randomized designs: permuted blocks within strata
+  (:func:`~.design.stratified_block_randomization`),
+  strata read from the protocol's ``randomization.strata`` (BCLC stage, Child-Pugh class, ECOG,
+  portal-vein invasion, AFP >= 400 ng/mL, aetiology); BCLC stage and macrovascular invasion when
+  the protocol names none (assumption);
+- dose escalation: cohorts at the current level; each patient's DLT (CRS or ICANS grade >= 3 in
+  the DLT window) comes from the disease model at that dose; the next level from the 3+3 or BOIN
+  rule (:mod:`.design`);
+- non-randomized arms: by enrolment order in proportion to the arms' planned sizes;
+- one arm: everyone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import polars as pl
+from scipy.stats import beta
+
+from hcctrial.protocol import Protocol
+from hcctrial.simulate.design import (
+    arm_treatment,
+    boin_decision,
+    dose_amount,
+    stratified_block_randomization,
+    three_plus_three_decision,
+)
+
+__all__ = ["Allocation", "allocate", "strata_labels"]
+
+_STRATA = {
+    "bclc": lambda r: f"BCLC {r['BCLC']}",
+    "child": lambda r: f"CP {r['CPCLASS']}",
+    "ecog": lambda r: f"ECOG {r['ECOG']}",
+    "portal": lambda r: f"PVTT {bool(r['MVI'])}",
+    "vascular": lambda r: f"MVI {bool(r['MVI'])}",
+    "pvtt": lambda r: f"PVTT {bool(r['MVI'])}",
+    "afp": lambda r: f"AFP>=400 {r['AFP'] >= 400}",
+    "aetiolog": lambda r: f"AET {r['AETIOL']}",
+    "etiolog": lambda r: f"AET {r['AETIOL']}",
+    "hbv": lambda r: f"HBV {r['AETIOL'] == 'HBV'}",
+}
+
+
+@dataclass
+class Allocation:
+    """Arm id (None = not enrolled) and dose-level id per eligible patient, in order."""
+
+    arms: list[str | None]
+    levels: list[str | None]
+    level_labels: dict[int, str] = field(default_factory=dict)
+    path: list[tuple[str, int, int]] = field(default_factory=list)
+
+
+def strata_labels(protocol: Protocol, rows: list[dict[str, Any]]) -> list[str]:
+    """Stratum of each patient from the protocol's named strata (matched by keyword)."""
+    names = protocol.design.randomization.strata if protocol.design.randomization else []
+    keys = [k for name in names for k in _STRATA if k in name.lower()]
+    keys = list(dict.fromkeys(keys)) or ["bclc", "vascular"]
+    return [" / ".join(_STRATA[k](r) for k in keys) for r in rows]
+
+
+def allocate(
+    protocol: Protocol, rng: np.random.Generator, eligible: pl.DataFrame, seed: int, setting: str
+) -> Allocation:
+    """Allocate the eligible patients (rows of ``eligible``, enrolment order)."""
+    n = eligible.height
+    rows = eligible.to_dicts()
+    design = protocol.design
+    if design.dose_escalation is not None:
+        return _escalate(protocol, rows, seed, setting)
+    if design.randomization is not None:
+        r = design.randomization
+        arms = stratified_block_randomization(
+            rng, strata_labels(protocol, rows), dict(r.ratio), list(r.block_sizes) or None
+        )
+        return Allocation(list(arms), [None] * n)
+    if len(protocol.arms) == 1:
+        return Allocation([protocol.arms[0].id] * n, [None] * n)
+    sizes = np.array([a.planned_size or 1 for a in protocol.arms], float)
+    out: list[str | None] = []
+    counts = np.zeros(len(sizes))
+    for k in range(n):
+        # the arm furthest below its planned share so far (deterministic, balanced)
+        deficit = (k + 1) * sizes / sizes.sum() - counts
+        j = int(np.argmax(deficit))
+        counts[j] += 1
+        out.append(protocol.arms[j].id)
+    return Allocation(out, [None] * n)
+
+
+def _escalate(
+    protocol: Protocol, rows: list[dict[str, Any]], seed: int, setting: str
+) -> Allocation:
+    from hcctrial.simulate.trial import subject_toxicity
+
+    esc = protocol.design.dose_escalation
+    assert esc is not None
+    levels = list(esc.levels)
+    arm_for = {lv: a.id for a in protocol.arms for lv in a.dose_levels}
+    default_arm = protocol.arms[0].id
+    n_at = dict.fromkeys(levels, 0)
+    dlt_at = dict.fromkeys(levels, 0)
+    eliminated = len(levels)  # levels at or above this index are closed (BOIN)
+    current = levels.index(esc.start_level)
+    arms: list[str | None] = [None] * len(rows)
+    assigned: list[str | None] = [None] * len(rows)
+    labels: dict[int, str] = {}
+    path: list[tuple[str, int, int]] = []
+    k = 0
+    max_n = len(rows)
+    while k + esc.cohort_size <= max_n:
+        level = levels[current]
+        arm_id = arm_for.get(level, default_arm)
+        arm = protocol.arm(arm_id)
+        treat = arm_treatment(protocol, arm, setting)
+        cohort_dlt = 0
+        for j in range(k, k + esc.cohort_size):
+            row = rows[j]
+            dose = protocol.dose_level(level).dose
+            amount = dose_amount(dose, float(row["HEIGHT"]), float(row["WEIGHT"]))
+            _, crs, icans = subject_toxicity(
+                seed,
+                int(row["PATIENT"]),
+                amount / 1e8,
+                float(row["SLD0"]),
+                treat.car,
+            )
+            cohort_dlt += int(crs >= 3 or icans >= 3)
+            arms[j], assigned[j] = arm_id, level
+            labels[j] = protocol.dose_level(level).label
+        k += esc.cohort_size
+        n_at[level] += esc.cohort_size
+        dlt_at[level] += cohort_dlt
+        path.append((level, esc.cohort_size, cohort_dlt))
+        if esc.design == "3+3":
+            decision = three_plus_three_decision(n_at[level], dlt_at[level])
+            if decision == "stop":
+                break
+            if decision == "escalate":
+                if current + 1 < len(levels):
+                    current += 1
+                elif n_at[level] >= 6:
+                    break  # the top level is confirmed with 6 patients
+        else:
+            target = esc.target_dlt_rate or 0.3
+            # elimination: P(DLT rate > target | data) > cutoff with >= 3 treated (Liu and Yuan)
+            if (
+                n_at[level] >= 3
+                and beta.sf(target, 1 + dlt_at[level], 1 + n_at[level] - dlt_at[level])
+                > esc.elimination_cutoff
+            ):
+                eliminated = min(eliminated, current)
+                if current == 0:
+                    break
+                current -= 1
+                continue
+            decision = boin_decision(n_at[level], dlt_at[level], target)
+            if decision == "escalate" and current + 1 < eliminated:
+                current += 1
+            elif decision == "de-escalate" and current > 0:
+                current -= 1
+            if esc.max_per_level and n_at[levels[current]] >= esc.max_per_level:
+                break
+    return Allocation(arms, assigned, labels, path)
