@@ -17,6 +17,7 @@ from hcctrial.cli import endpoints as _endpoints
 from hcctrial.cli import protocols as _protocols
 from hcctrial.cli import report as _report
 from hcctrial.cli import response as _response
+from hcctrial.cli import safety as _safety
 from hcctrial.cli import screen as _screen
 from hcctrial.errors import HcctrialError
 
@@ -28,7 +29,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-_MODULES = (_protocols, _calc, _data, _report, _screen, _response, _endpoints)
+_MODULES = (_protocols, _calc, _data, _report, _screen, _response, _endpoints, _safety)
 
 for _module in _MODULES:
     _module.register(app)

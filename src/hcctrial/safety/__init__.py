@@ -12,7 +12,13 @@ from hcctrial.safety.adverse_events import (
     serious_adverse_events,
     worst_grade_per_subject,
 )
-from hcctrial.safety.ctcae import LB_REQUIRED, LabGrade, grade_lab, grade_labs
+from hcctrial.safety.ctcae import (
+    LB_REQUIRED,
+    LabGrade,
+    grade_lab,
+    grade_labs,
+    lab_grading_problems,
+)
 from hcctrial.safety.ctcae_criteria import (
     CTCAE_VERSIONS,
     CtcaeTerm,
@@ -44,6 +50,7 @@ __all__ = [
     "find_ctcae_term",
     "grade_lab",
     "grade_labs",
+    "lab_grading_problems",
     "lab_shift_table",
     "lab_shifts_by_subject",
     "normalise_ctcae_version",

@@ -190,14 +190,24 @@ def derive_subject_anchors(
     )
 
 
-def derive_ae_window(anchors: pl.DataFrame, window: AEWindow) -> pl.DataFrame:
+def derive_ae_window(anchors: pl.DataFrame, window: AEWindow | None) -> pl.DataFrame:
     """Per subject ``AEWSTDT`` and ``AEWENDT`` of the protocol's AE collection window.
 
     ``AEWENDT = end_after anchor + end_days_after`` (days); if the end anchor never happened
     (withdrawn before infusion) ``AEWENDT = start + untreated_days``; with
     ``ends_at_withdrawal``, ``AEWENDT = min(AEWENDT, WDDT)``. ``AEWENDT`` is null (window
     open) when the end anchor is missing and the protocol gives no ``untreated_days``.
+    Without a protocol window (``None``) the window opens at first infusion and has no end
+    (onset on or after the first dose: the usual treatment-emergent reading).
     """
+    if window is None:
+        return anchors.select(
+            "USUBJID",
+            pl.col("TRTSDT").alias("AEWSTDT"),
+            pl.lit(None, pl.Date).alias("AEWENDT"),
+            pl.lit("first-infusion").alias("AEWSTART"),
+            pl.col("CONSDT"),
+        )
     start = pl.col(ANCHOR_COLUMNS[window.start])
     end_anchor = pl.col(ANCHOR_COLUMNS[window.end_after])
     end = end_anchor + pl.duration(days=window.end_days_after)
@@ -225,7 +235,11 @@ def _problem(rows: pl.DataFrame, column: str, message: str, expected: str, value
         pl.col("USUBJID").cast(pl.String),
         value.cast(pl.String).alias("VALUE"),
         pl.lit(expected).alias("EXPECTED"),
-        pl.lit(message).alias("MESSAGE"),
+        (
+            pl.format(f"{message} (AESEQ {{}})", pl.col("AESEQ"))
+            if "AESEQ" in rows.columns
+            else pl.lit(message)
+        ).alias("MESSAGE"),
         pl.lit(action).alias("ACTION"),
     )
 
@@ -236,7 +250,7 @@ def derive_treatment_emergent(ae: Any, windows: pl.DataFrame) -> AeDerivation:
     ``TRTEMFL = "Y"`` when ``AEWSTDT <= AESTDT <= AEWENDT`` (an open end counts as no end);
     a missing onset is counted as treatment-emergent (the conservative convention) and
     reported. Nothing is dropped: problems are returned beside the table, each naming the AE
-    row (1-based), column, subject and value.
+    row (1-based, in the table as given), column, subject, value and ``AESEQ`` when present.
     """
     ae = _frame(ae, "AE")
     need = [c for c in ("USUBJID", "AESTDTC", "AETOXGR") if c not in ae.columns]

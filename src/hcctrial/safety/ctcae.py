@@ -37,7 +37,7 @@ from hcctrial.clinical.units import canonical_unit, conversion
 from hcctrial.errors import InputError, InputErrors, Problem, UnitError
 from hcctrial.safety.ctcae_criteria import ctcae_criteria, find_ctcae_term, normalise_ctcae_version
 
-__all__ = ["LB_REQUIRED", "LabGrade", "grade_lab", "grade_labs"]
+__all__ = ["LB_REQUIRED", "LabGrade", "grade_lab", "grade_labs", "lab_grading_problems"]
 
 LB_REQUIRED = ("USUBJID", "LBTESTCD", "LBSTRESN", "LBSTRESU", "LBSTNRLO", "LBSTNRHI")
 _OUT = {
@@ -455,3 +455,23 @@ def grade_lab(
         reason=out["ATOXGRRSN"][0],
         version=t.version,
     )
+
+
+def lab_grading_problems(graded: pl.DataFrame) -> pl.DataFrame:
+    """Rows of a CTCAE-gradable test left without a grade, in the study problems shape
+    (``DOMAIN, FILE, ROW, COLUMN, USUBJID, VALUE, EXPECTED, MESSAGE, ACTION``)."""
+    from hcctrial.io import PROBLEM_SCHEMA
+
+    gradable = pl.col("ATOXDSCL").is_not_null() | pl.col("ATOXDSCH").is_not_null()
+    rows = graded.with_row_index("_row", 1).filter(gradable & pl.col("ATOXGR").is_null())
+    return rows.select(
+        pl.lit("LB").alias("DOMAIN"),
+        pl.lit(None, pl.String).alias("FILE"),
+        pl.col("_row").cast(pl.Int64).alias("ROW"),
+        pl.lit("LBSTRESN").alias("COLUMN"),
+        pl.col("USUBJID").cast(pl.String),
+        pl.format("{} {} {}", "LBTESTCD", "LBSTRESN", "LBSTRESU").alias("VALUE"),
+        pl.lit("a numeric result, a unit of the test and its normal range").alias("EXPECTED"),
+        pl.col("ATOXGRRSN").alias("MESSAGE"),
+        pl.lit("not graded").alias("ACTION"),
+    ).cast(PROBLEM_SCHEMA)
