@@ -8,7 +8,13 @@
 from __future__ import annotations
 
 from hcctrial.protocol import vocabulary
-from hcctrial.protocol.loader import builtin_protocols, load_protocol, parse_protocol, yaml_path
+from hcctrial.protocol.loader import (
+    builtin_protocols,
+    line_of,
+    load_protocol,
+    parse_protocol,
+    yaml_path,
+)
 from hcctrial.protocol.models import (
     AEWindow,
     Anchor,
@@ -70,6 +76,7 @@ __all__ = [
     "ScheduleEvent",
     "Site",
     "builtin_protocols",
+    "line_of",
     "load_protocol",
     "parse_protocol",
     "vocabulary",

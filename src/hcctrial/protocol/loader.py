@@ -19,7 +19,7 @@ from pydantic import ValidationError
 from hcctrial.errors import InputError, InputErrors, Problem
 from hcctrial.protocol.models import Protocol
 
-__all__ = ["builtin_protocols", "load_protocol", "parse_protocol", "yaml_path"]
+__all__ = ["builtin_protocols", "line_of", "load_protocol", "parse_protocol", "yaml_path"]
 
 
 def yaml_path(loc: tuple[str | int, ...]) -> str:
@@ -49,6 +49,22 @@ def _node_at(root: yaml.Node | None, loc: tuple[str | int, ...]) -> yaml.Node | 
         else:
             return node
     return node
+
+
+def line_of(text: str, loc: tuple[str | int, ...]) -> int | None:
+    r"""The 1-based line of the YAML node at ``loc`` in ``text`` (or of its deepest ancestor).
+
+    ``None`` when the text is not YAML.
+
+    >>> line_of("id: x\narms:\n  - id: a\n  - id: b\n", ("arms", 1, "id"))
+    4
+    """
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError:
+        return None
+    node = _node_at(root, loc)
+    return None if node is None else node.start_mark.line + 1
 
 
 def _duplicate_keys(
@@ -95,6 +111,8 @@ def _problems_from(exc: ValidationError, root: yaml.Node | None, file: str) -> l
             msg = error["msg"]
             for prefix in ("Value error, ", "Assertion failed, "):
                 msg = msg.removeprefix(prefix)
+            if msg.startswith("Input should be "):
+                msg = "invalid value"  # what was expected goes to `expected`
             if error["type"] == "missing":
                 msg = "required field is missing"
             elif error["type"] == "extra_forbidden":
