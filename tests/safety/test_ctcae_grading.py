@@ -81,6 +81,19 @@ def test_low_and_high_terms_of_one_test() -> None:
     assert row["ATOXGR"] == 4
 
 
+def test_overall_grade_is_null_when_the_abnormal_side_is_ungradable() -> None:
+    """Glucose 15 mmol/L under v5.0: Hypoglycemia 0, Hyperglycemia ungradable -> ATOXGR null;
+    sodium 128 with no ULN: Hyponatremia 2 (a low value needs no ULN) -> ATOXGR 2."""
+    out = grade_labs(
+        _lb(
+            [("S1", "GLUC", 15.0, "mmol/L", 3.9, 6.1), ("S1", "SODIUM", 128.0, "mmol/L", 135, None)]
+        )
+    )
+    assert out["ATOXGRL"].to_list() == [0, 2]
+    assert out["ATOXGRH"].to_list() == [None, None]
+    assert out["ATOXGR"].to_list() == [None, 2]
+
+
 def test_default_ranges_only_when_asked() -> None:
     lb = _lb([("S1", "PLT", 60.0, "10^9/L", None, None), ("S1", "PLT", 60.0, "10^9/L", 50, 400)])
     assert grade_labs(lb)["ATOXGR"].to_list() == [None, 0]

@@ -259,6 +259,23 @@ def _direction(rows: pl.DataFrame, direction: str, version: str) -> tuple[pl.Exp
     return grade, reason
 
 
+def _overall() -> pl.Expr:
+    """``ATOXGR``: the worse of the two directions; null when the direction that could be
+    abnormal is ungradable (a value within one limit tells nothing about the other)."""
+    low, high = pl.col("ATOXGRL"), pl.col("ATOXGRH")
+    no_low, no_high = pl.col("ATOXDSCL").is_null(), pl.col("ATOXDSCH").is_null()
+    return (
+        pl.when(low.is_null() & high.is_null())
+        .then(None)
+        .when(low.is_null())
+        .then(pl.when(no_low | (high > 0)).then(high).otherwise(None))
+        .when(high.is_null())
+        .then(pl.when(no_high | (low > 0)).then(low).otherwise(None))
+        .otherwise(pl.max_horizontal(low, high))
+        .cast(pl.Int8)
+    )
+
+
 def _grade_part(part: pl.DataFrame, crit: pl.DataFrame, version: str) -> pl.DataFrame:
     exprs: dict[str, pl.Expr] = {}
     reasons: list[pl.Expr] = []
@@ -281,7 +298,7 @@ def _grade_part(part: pl.DataFrame, crit: pl.DataFrame, version: str) -> pl.Data
         .then(pl.lit("no numeric result (LBSTRESN is empty)"))
     )
     out = part.with_columns(**exprs).with_columns(
-        pl.max_horizontal("ATOXGRL", "ATOXGRH").cast(pl.Int8).alias("ATOXGR"),
+        _overall().alias("ATOXGR"),
         pl.concat_str([general, *reasons], separator="; ", ignore_nulls=True)
         .replace("", None)
         .alias("ATOXGRRSN"),
