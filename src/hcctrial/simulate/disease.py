@@ -165,16 +165,18 @@ def stein_sld(sld0: FloatArray, g: FloatArray, d: FloatArray, t: FloatArray) -> 
     return np.asarray(sld0[..., None] * np.maximum(f, 0.0), dtype=np.float64)
 
 
-def size_progression(sld: FloatArray, valid: BoolArray) -> BoolArray:
-    """RECIST 1.1 size progression at each assessment (last axis): the sum at least 20% above
-    and at least 5 mm above the smallest sum so far (baseline included, column 0).
+def size_progression(sld: FloatArray, valid: BoolArray, min_increase_mm: float = 5.0) -> BoolArray:
+    """Size progression at each assessment (last axis): the sum at least 20% above and at least
+    ``min_increase_mm`` above the smallest sum so far (baseline included, column 0).
 
-    Missed assessments (``valid`` False) neither set the nadir nor progress.
+    RECIST 1.1 (Eisenhauer 2009, section 4.3.1) asks 5 mm; mRECIST (Lencioni and Llovet 2010,
+    Table 1) states no absolute minimum (0). Missed assessments (``valid`` False) neither set the
+    nadir nor progress.
     """
     masked = np.where(valid, sld, np.inf)
     nadir = np.minimum.accumulate(masked, axis=-1)
     prev_nadir = np.concatenate([nadir[..., :1], nadir[..., :-1]], axis=-1)
-    return np.asarray(valid & (sld >= 1.2 * prev_nadir) & (sld - prev_nadir >= 5.0))
+    return np.asarray(valid & (sld >= 1.2 * prev_nadir) & (sld - prev_nadir >= min_increase_mm))
 
 
 def kinetics_parameters(

@@ -54,4 +54,5 @@ class SubjectInput:
     car: bool
     biomarker_il1rap: bool
     dlt_window: int | None
+    mrecist: bool = False
     tace_days: list[int] = field(default_factory=list)

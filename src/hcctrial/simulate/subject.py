@@ -60,10 +60,21 @@ def subject_records(
     f = np.exp(-s.d * rel) + np.exp(np.minimum(s.g * rel, 50.0)) - 1.0
     les = s.base["SLD0"] * shares[:, None] * np.maximum(f, 0.0)[None, :]
     les = les * np.exp(TUMOUR.measurement_cv * rng.standard_normal(les.shape))
-    les = np.where(les < 5.0, np.where(f[None, :] < 0.05, 0.0, 5.0), les).round(0)
+    # RECIST 1.1 (Eisenhauer 2009, appendix I): a lesion too small to measure is recorded as
+    # 5 mm, one that disappeared as 0 mm; here below 10 mm (the CT slice thickness limit) and
+    # below 5% of its baseline size respectively.
+    les = np.where(les < 10.0, np.where(f[None, :] < 0.05, 0.0, 5.0), les).round(0)
     les[:, 0] = np.maximum(les[:, 0], 10.0)  # measurable at baseline (RECIST 1.1: >= 10 mm)
+    # The Stein model gives the viable tumour. For liver lesions (mRECIST, Lencioni and Llovet
+    # 2010: viable = arterially enhancing) the total diameter keeps 60% of the necrotic shrinkage
+    # (assumption): total = viable + 0.6 (baseline - viable)+. Other lesions: total = viable.
+    liver = np.arange(n_les) < int(s.base["NLIVER"])
     valid = np.concatenate([[True], ~missed])
-    pd_size = size_progression(les.sum(axis=0), valid)
+    total = np.where(liver[:, None], les + 0.6 * np.maximum(les[:, :1] - les, 0.0), les).round(0)
+    if s.mrecist:
+        pd_size = size_progression(les.sum(axis=0), valid, min_increase_mm=0.0)
+    else:
+        pd_size = size_progression(total.sum(axis=0), valid)
     pd_new = valid & (all_days >= s.t_new)
     pd_new[0] = False
     pd_any = pd_size | pd_new
@@ -91,19 +102,23 @@ def subject_records(
                         "TUDTC": dtc,
                     }
                 )
-            rows["TR"].append(
-                {
-                    **common,
-                    "TRGRPID": "TARGET",
-                    "TRLNKID": f"T{k + 1:02d}",
-                    "TRTESTCD": "LDIAM",
-                    "TRTEST": "Longest Diameter",
-                    "TRSTRESC": f"{les[k, j]:g}",
-                    "TRSTRESN": float(les[k, j]),
-                    "TRSTRESU": "mm",
-                    "TRDTC": dtc,
-                }
-            )
+            measures = [("LDIAM", "Longest Diameter", total[k, j])]
+            if liver[k]:
+                measures.append(("VIABLDIAM", "Viable Tumor Longest Diameter", les[k, j]))
+            for code, name, value in measures:
+                rows["TR"].append(
+                    {
+                        **common,
+                        "TRGRPID": "TARGET",
+                        "TRLNKID": f"T{k + 1:02d}",
+                        "TRTESTCD": code,
+                        "TRTEST": name,
+                        "TRSTRESC": f"{value:g}",
+                        "TRSTRESN": float(value),
+                        "TRSTRESU": "mm",
+                        "TRDTC": dtc,
+                    }
+                )
         if s.base["MVI"]:
             if j == 0:
                 rows["TU"].append(

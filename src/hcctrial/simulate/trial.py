@@ -170,6 +170,9 @@ def simulate_trial(
     il1rap = any("IL1RAP" in f"{b.id} {b.name}".upper() for b in protocol.biomarkers) or any(
         (i.target or "").upper() == "IL1RAP" for i in protocol.interventions
     )
+    mrecist = any(
+        e.response is not None and e.response.criteria == "mrecist" for e in protocol.endpoints
+    )
     for k, i in enumerate(enrolled):
         row = base.row(i, named=True)
         arm = protocol.arm(arm_of[i])  # type: ignore[arg-type]
@@ -215,6 +218,7 @@ def simulate_trial(
             car=tr.car,
             biomarker_il1rap=il1rap and tr.cells,
             dlt_window=dlt,
+            mrecist=mrecist,
         )
         summary = subject_records(s, protocol, rng, rows)
         if end == t_death:
