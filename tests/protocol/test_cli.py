@@ -161,3 +161,17 @@ def test_python_api() -> None:
     assert sorted(hcctrial.builtin_protocols()) == sorted(SEEDS)
     assert hcctrial.load_protocol("sz003").id == "sz003-car-nk"
     assert hcctrial.load_protocol(MINIMAL).id == "my-trial"
+
+
+def test_validate_reports_schema_and_expression_problems_together(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    text = MINIMAL.read_text().replace("cycles: 3", "cycles: three")
+    text = text.replace(">= 60'", '>= "sixty"\'')
+    bad = tmp_path / "both.yaml"
+    bad.write_text(text)
+    assert main(["protocols", "validate", str(bad)]) == 1
+    err = capsys.readouterr().err
+    assert "interventions[1].cycles" in err
+    assert "eligibility.criteria[1].expression" in err and "compares number with text" in err
+    assert "2 problem(s)" in err

@@ -219,40 +219,54 @@ def _show(spec: str, fmt: ShowFormat) -> None:
         _show_text(protocol)
 
 
-def expression_problems(protocol: Any, text: str, file: str) -> list[Problem]:
-    """Criterion expressions that the eligibility language rejects (types, units, arguments).
+def _raw_criteria(data: Any) -> list[tuple[tuple[str | int, ...], str]]:
+    """(YAML path, expression) of every criterion expression in the raw YAML data."""
+    found: list[tuple[tuple[str | int, ...], str]] = []
+    if not isinstance(data, dict):
+        return found
+    for section in ("eligibility", "donors"):
+        block = data.get(section)
+        criteria = block.get("criteria") if isinstance(block, dict) else None
+        if not isinstance(criteria, list):
+            continue
+        for i, item in enumerate(criteria):
+            if isinstance(item, dict) and isinstance(item.get("expression"), str):
+                found.append(((section, "criteria", i, "expression"), item["expression"]))
+    return found
+
+
+def expression_problems(text: str, file: str, skip: set[str] | None = None) -> list[Problem]:
+    """Criterion expressions of protocol YAML ``text`` that the eligibility language rejects.
 
     The schema's load-time check is structural; this one is the screening engine's own
-    (:func:`hcctrial.eligibility.parse_expression`), so a protocol that validates can be
-    screened.
+    (:func:`hcctrial.eligibility.parse_expression`: types, units, arguments), so a protocol
+    that validates can be screened. It reads the raw YAML, so it runs even when other fields
+    are wrong; ``skip`` holds YAML paths already reported.
     """
     from hcctrial.eligibility import parse_expression
-    from hcctrial.protocol import line_of
+    from hcctrial.protocol import line_of, yaml_path
 
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return []
     problems = []
-    groups: list[tuple[tuple[str | int, ...], list[Any]]] = [
-        (("eligibility", "criteria"), list(protocol.eligibility.criteria))
-    ]
-    if protocol.donors is not None:
-        groups.append((("donors", "criteria"), list(protocol.donors.criteria)))
-    for prefix, criteria in groups:
-        for i, c in enumerate(criteria):
-            if c.expression is None:
-                continue
-            try:
-                parse_expression(c.expression)
-            except InputError as exc:
-                loc = (*prefix, i, "expression")
-                line = line_of(text, loc)
-                path = ".".join(str(x) for x in prefix) + f"[{i}].expression"
-                problems.append(
-                    Problem(
-                        f"{path}: {exc.problem.message}",
-                        file=f"{file} line {line}" if line else file,
-                        value=c.expression,
-                        expected=exc.problem.expected,
-                    )
+    for loc, expression in _raw_criteria(data):
+        path = yaml_path(loc)
+        if skip and path in skip:
+            continue
+        try:
+            parse_expression(expression)
+        except InputError as exc:
+            line = line_of(text, loc)
+            problems.append(
+                Problem(
+                    f"{path}: {exc.problem.message}",
+                    file=f"{file} line {line}" if line else file,
+                    value=expression,
+                    expected=exc.problem.expected,
                 )
+            )
     return problems
 
 
@@ -268,8 +282,9 @@ def _validate(path: Path) -> None:
     try:
         protocol = parse_protocol(text, file=str(path))
     except InputErrors as exc:
-        _report(exc.problems, path)
-    problems = expression_problems(protocol, text, str(path))
+        reported = {p.message.split(": ", 1)[0] for p in exc.problems}
+        _report(exc.problems + expression_problems(text, str(path), reported), path)
+    problems = expression_problems(text, str(path))
     if problems:
         _report(problems, path)
     console.print(
