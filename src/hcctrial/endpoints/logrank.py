@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+import pandas as pd
 from scipy.stats import chi2
 
 from hcctrial.endpoints.km import FloatArray, check_survival_data
@@ -76,6 +78,22 @@ def _stratum_scores(
     return obs, exp, var, total.sum(axis=0)
 
 
+def _factorize(values: npt.NDArray[Any]) -> tuple[npt.NDArray[np.str_], npt.NDArray[np.int64]]:
+    """Sorted distinct labels (as text) and the code of each value.
+
+    Numbers are factorized numerically (one sort); text with a hash table (pandas), which is
+    O(n) instead of sorting a million strings.
+    """
+    if values.dtype.kind in "biuf":
+        levels, codes = np.unique(values, return_inverse=True)
+        return levels.astype(str), codes.astype(np.int64)
+    codes_pd, levels_pd = pd.factorize(values.astype(object), sort=True)
+    if (codes_pd < 0).any():
+        row = int(np.flatnonzero(codes_pd < 0)[0]) + 1
+        raise InputError("missing group or stratum", row=row, expected="a value for every subject")
+    return np.asarray(levels_pd).astype(str), codes_pd.astype(np.int64)
+
+
 def logrank_test(
     time: npt.ArrayLike,
     event: npt.ArrayLike,
@@ -101,15 +119,15 @@ def logrank_test(
     g_raw = np.asarray(group)
     if g_raw.shape != t.shape:
         raise InputError("group must have one value per subject", value=g_raw.shape)
-    labels, g = np.unique(g_raw.astype(str), return_inverse=True)
+    labels, g = _factorize(g_raw)
     k = labels.size
     if strata is None:
         s_codes = np.zeros(t.size, dtype=np.int64)
     else:
-        s_arr = np.asarray(strata).astype(str)
+        s_arr = np.asarray(strata)
         if s_arr.shape != t.shape:
             raise InputError("strata must have one value per subject", value=s_arr.shape)
-        s_codes = np.unique(s_arr, return_inverse=True)[1]
+        s_codes = _factorize(s_arr)[1]
     obs = np.zeros(k)
     exp = np.zeros(k)
     var = np.zeros((k, k))
