@@ -86,3 +86,12 @@ def test_errors(app: typer.Typer, extra: list[str], message: str) -> None:
     args = ["schedule", "--protocol", str(INKT), "--arm", "inkt-tace", "--start", "2026-01-05"]
     with pytest.raises(InputError, match=message):
         _run(app, [*args, *extra])
+
+
+def test_registered_command_exit_codes(capsys: pytest.CaptureFixture[str]) -> None:
+    from hcctrial.cli import main
+
+    assert main([*BASE, *SIZE, "--horizon", "10", "--format", "csv"]) == 0
+    assert "PLANDT" in capsys.readouterr().out
+    assert main([*BASE, "--format", "csv"]) == 1  # cells/m2 without height and weight
+    assert "height and weight are not given" in capsys.readouterr().err

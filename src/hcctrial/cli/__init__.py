@@ -14,10 +14,12 @@ import typer
 from hcctrial.cli import calc as _calc
 from hcctrial.cli import data as _data
 from hcctrial.cli import endpoints as _endpoints
+from hcctrial.cli import kinetics as _kinetics
 from hcctrial.cli import protocols as _protocols
 from hcctrial.cli import report as _report
 from hcctrial.cli import response as _response
 from hcctrial.cli import safety as _safety
+from hcctrial.cli import schedule as _schedule
 from hcctrial.cli import screen as _screen
 from hcctrial.errors import HcctrialError
 
@@ -29,7 +31,18 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-_MODULES = (_protocols, _calc, _data, _report, _screen, _response, _endpoints, _safety)
+_MODULES = (
+    _protocols,
+    _calc,
+    _data,
+    _report,
+    _screen,
+    _response,
+    _endpoints,
+    _safety,
+    _schedule,
+    _kinetics,
+)
 
 for _module in _MODULES:
     _module.register(app)
