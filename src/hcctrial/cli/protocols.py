@@ -41,8 +41,8 @@ class ShowFormat(StrEnum):
 def _table(title: str, rows: list[dict[str, str]], columns: list[str] | None = None) -> Table:
     table = Table(title=title, show_lines=False, title_justify="left")
     names = columns or (list(rows[0]) if rows else [])
-    for name in names:
-        table.add_column(name, overflow="fold")
+    for i, name in enumerate(names):
+        table.add_column(name, overflow="fold", no_wrap=i == 0)
     for row in rows:
         table.add_row(*[str(row.get(name, "")) for name in names])
     return table
