@@ -236,3 +236,14 @@ def test_anticancer_start_after_reference_only() -> None:
         "C": "2024-04-02",
     }
     assert derive_anticancer_start(None) is None
+
+
+def test_waterfall_written_with_best_change(tmp_path: Path) -> None:
+    # best % change per subject of the example study (sums in the module docstring):
+    # 001 -36.1% (week 12), 002 -4.7%, 003 +16.7% (the PD scan counts), 004 -100%
+    assert main(["response", "-d", str(example_study_folder()), "-o", str(tmp_path)]) == 0
+    wf = pl.read_csv(tmp_path / "waterfall.csv", infer_schema_length=0)
+    got = {u[-3:]: round(float(v), 1) for u, v in wf.select("USUBJID", "BESTPCHG").iter_rows()}
+    assert got == {"001": -36.1, "002": -4.7, "003": 16.7, "004": -100.0}
+    assert wf["USUBJID"].str.slice(-3).to_list() == ["003", "002", "001", "004"]
+    assert wf.filter(pl.col("USUBJID").str.ends_with("004"))["CBOR"].to_list() == ["CR"]

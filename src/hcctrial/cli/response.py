@@ -71,13 +71,15 @@ def run_response(
 ) -> dict[str, pl.DataFrame]:
     """Read the study folder and derive every response table (the CLI's Python twin).
 
-    Returns ``{"RS", "ADRS", "lesion_changes", "timepoint_changes", "problems", "summary"}``.
+    Returns ``{"RS", "ADRS", "lesion_changes", "timepoint_changes", "problems", "waterfall",
+    "summary"}``.
     """
     from hcctrial.io import read_study
     from hcctrial.response import derive_best_overall_response, derive_timepoint_response
     from hcctrial.response.best import summarise_best_response
     from hcctrial.response.criteria import get_criteria
     from hcctrial.response.reference import derive_anticancer_start, derive_reference_start
+    from hcctrial.response.waterfall import derive_best_change
 
     study = read_study(data, on_error="collect")
     for domain in ("TU", "TR"):
@@ -121,6 +123,7 @@ def run_response(
         "lesion_changes": tp.lesion_changes,
         "timepoint_changes": tp.timepoint_changes,
         "problems": problems,
+        "waterfall": derive_best_change(tp.timepoint_changes, best.adrs),
         "summary": summarise_best_response(best.adrs),
     }
 
@@ -173,8 +176,9 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Timepoint response (RS), BOR/CBOR (ADRS), change tables and problems of a study.
 
-        Writes RS.csv, ADRS.csv, lesion_changes.csv, timepoint_changes.csv, problems.csv and
-        bor_summary.csv into OUT and prints the best-response counts and the problems.
+        Writes RS.csv, ADRS.csv, lesion_changes.csv, timepoint_changes.csv (spider plots),
+        waterfall.csv (best % change per subject), problems.csv and bor_summary.csv into OUT
+        and prints the best-response counts and the problems.
         """
         tables = run_response(
             data,
