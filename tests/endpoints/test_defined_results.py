@@ -1,0 +1,74 @@
+"""Zero events, one arm, rates beyond follow-up: defined results with a reason, never NaN."""
+
+from __future__ import annotations
+
+import polars as pl
+import pytest
+
+from hcctrial.endpoints.summary import (
+    DAYS_PER_MONTH,
+    AnalysisOptions,
+    compare_arms,
+    summarise_time_to_event,
+)
+
+
+def _adtte(aval: list[float], cnsr: list[int], arm: list[str]) -> pl.DataFrame:
+    return pl.DataFrame(
+        {
+            "USUBJID": [f"S{i}" for i in range(len(aval))],
+            "ARM": arm,
+            "PARAMCD": "OS",
+            "AVAL": aval,
+            "CNSR": cnsr,
+        }
+    )
+
+
+def _no_nan(df: pl.DataFrame) -> None:
+    for col, dtype in df.schema.items():
+        if dtype == pl.Float64:
+            assert not df[col].is_nan().any(), col
+
+
+def test_zero_events_in_both_arms() -> None:
+    adtte = _adtte([100, 200, 300, 150, 250, 350], [1] * 6, ["A"] * 3 + ["B"] * 3)
+    by_arm = summarise_time_to_event(adtte, AnalysisOptions())
+    med = by_arm.filter(pl.col("STATISTIC") == "MEDIAN")
+    assert med["ESTIMATE"].null_count() == 2
+    assert all(n.startswith("not reached") for n in med["NOTE"])
+    comp = compare_arms(adtte, AnalysisOptions())
+    hr = comp.filter(pl.col("STATISTIC") == "HR").row(0, named=True)
+    assert hr["ESTIMATE"] is None and "no events" in hr["NOTE"]
+    lr = comp.filter(pl.col("STATISTIC") == "LOGRANK_P").row(0, named=True)
+    assert lr["ESTIMATE"] is None and "no events" in lr["NOTE"]
+    _no_nan(by_arm)
+    _no_nan(comp)
+
+
+def test_rate_beyond_follow_up_is_not_estimable_unless_zero() -> None:
+    # arm A: follow-up ends at day 300 censored -> S(12 months) unknown;
+    # arm B: everyone died by day 250 -> S(12 months) = 0 is known.
+    adtte = _adtte([100, 200, 300, 150, 200, 250], [0, 0, 1, 0, 0, 0], ["A"] * 3 + ["B"] * 3)
+    by_arm = summarise_time_to_event(adtte, AnalysisOptions())
+    rate = {
+        r["ARM"]: r for r in by_arm.filter(pl.col("STATISTIC") == "RATE_12M").iter_rows(named=True)
+    }
+    assert rate["A"]["ESTIMATE"] is None and "not estimable" in rate["A"]["NOTE"]
+    assert rate["B"]["ESTIMATE"] == 0.0 and rate["B"]["N"] == 0
+    # 6 months (182.6 days) is inside arm A's follow-up: 2/3 by hand (one death at day 100)
+    six = by_arm.filter((pl.col("ARM") == "A") & (pl.col("STATISTIC") == "RATE_6M"))
+    assert six["ESTIMATE"][0] == pytest.approx(2 / 3)
+    assert 12 * DAYS_PER_MONTH > 300
+    _no_nan(by_arm)
+
+
+def test_both_median_transforms_are_stated() -> None:
+    adtte = _adtte([10, 20, 30, 40, 50, 60], [0, 0, 1, 0, 0, 1], ["A"] * 6)
+    by_arm = summarise_time_to_event(adtte, AnalysisOptions(conf_type="log-log"))
+    main = by_arm.filter(pl.col("STATISTIC") == "MEDIAN").row(0, named=True)
+    other = by_arm.filter(pl.col("STATISTIC") == "MEDIAN_CI_LOG").row(0, named=True)
+    assert "log-log transform" in main["METHOD"] and "log transform" in other["METHOD"]
+    assert main["ESTIMATE"] == other["ESTIMATE"]  # same median, different CI
+    plain = summarise_time_to_event(adtte, AnalysisOptions(conf_type="plain"))
+    assert not plain.filter(pl.col("STATISTIC").str.starts_with("MEDIAN_CI_")).height
