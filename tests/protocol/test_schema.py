@@ -6,9 +6,20 @@ from pathlib import Path
 
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from pydantic import ValidationError
 
 from hcctrial.errors import InputErrors
-from hcctrial.protocol import Protocol, load_protocol, parse_protocol
+from hcctrial.protocol import (
+    Dose,
+    Protocol,
+    Randomization,
+    line_of,
+    load_protocol,
+    parse_protocol,
+    yaml_path,
+)
 from hcctrial.protocol.expressions import expression_problems
 
 MINIMAL = Path(__file__).with_name("minimal.yaml")
@@ -136,3 +147,76 @@ def test_missing_file_and_unknown_id() -> None:
         load_protocol("/nonexistent/x.yaml")
     with pytest.raises(Exception, match="no protocol file or built-in"):
         load_protocol("NOT-A-TRIAL")
+
+
+# --- properties ---------------------------------------------------------------------------------
+_BASIS_OF_UNIT = {  # the dose basis each unit implies (flat, per body-surface area, per weight)
+    "cells": "flat",
+    "cells/m2": "per-m2",
+    "cells/kg": "per-kg",
+    "IU": "flat",
+    "IU/kg": "per-kg",
+    "IU/kg/day": "per-kg",
+    "IU/m2/day": "per-m2",
+    "mg": "flat",
+    "mg/day": "flat",
+    "mg/m2": "per-m2",
+    "mg/kg": "per-kg",
+}
+
+
+@given(
+    st.sampled_from(sorted(_BASIS_OF_UNIT)),
+    st.floats(min_value=1e-3, max_value=1e12, allow_nan=False),
+    st.floats(min_value=1e-3, max_value=1e12, allow_nan=False),
+)
+def test_dose_basis_follows_unit_and_ranges_are_ordered(unit: str, a: float, b: float) -> None:
+    dose = Dose(value=a, unit=unit)  # type: ignore[arg-type]
+    assert dose.basis == _BASIS_OF_UNIT[unit]
+    if a <= b:
+        ranged = Dose(low=a, high=b, unit=unit)  # type: ignore[arg-type]
+        assert ranged.basis == _BASIS_OF_UNIT[unit] and ranged.low == a
+    else:
+        with pytest.raises(ValidationError, match="above high"):
+            Dose(low=a, high=b, unit=unit)  # type: ignore[arg-type]
+
+
+@given(
+    st.dictionaries(
+        st.sampled_from(["a", "b", "c"]), st.integers(min_value=1, max_value=4), min_size=2
+    ),
+    st.integers(min_value=1, max_value=24),
+)
+def test_randomization_blocks_are_multiples_of_the_ratio(ratio: dict[str, int], size: int) -> None:
+    total = sum(ratio.values())
+    if size % total == 0:
+        assert Randomization(ratio=ratio, block_sizes=[size]).block_sizes == [size]
+    else:
+        with pytest.raises(ValidationError, match="not a multiple"):
+            Randomization(ratio=ratio, block_sizes=[size])
+
+
+@given(st.lists(st.text(alphabet="abcdefgh", min_size=1, max_size=6), min_size=1, max_size=8))
+def test_line_of_finds_each_list_item(ids: list[str]) -> None:
+    text = "title: t\narms:\n" + "".join(f"  - id: {i}\n    label: x\n" for i in ids)
+    for k in range(len(ids)):
+        # arms[k].id sits on line 3 + 2k (1-based): two header lines, two lines per arm
+        assert line_of(text, ("arms", k, "id")) == 3 + 2 * k
+    assert yaml_path(("arms", len(ids) - 1, "id")) == f"arms[{len(ids) - 1}].id"
+
+
+@settings(max_examples=8, deadline=None)
+@given(st.sampled_from(["NCT04011033", "il1rap-car-t", "pd1-ko-t-tace", "sz003-car-nk"]))
+def test_builtin_survives_a_yaml_round_trip(pid: str) -> None:
+    p = load_protocol(pid)
+    text = yaml.safe_dump(p.model_dump(mode="json", exclude_defaults=True), allow_unicode=True)
+    assert parse_protocol(text) == p
+
+
+def test_unknown_assumption_reference_is_an_error() -> None:
+    data = _minimal()
+    data["endpoints"][0]["assumption"] = "A-NOPE"
+    text = _errors(data)
+    assert "endpoints[0].assumption: unknown assumption" in text and "A1" in text
+    data["endpoints"][0]["assumption"] = "A1"
+    assert parse_protocol(yaml.safe_dump(data)).endpoint("ae").assumption == "A1"
