@@ -86,7 +86,7 @@ def test_bad_rows_are_reported_not_dropped(
     problems = pl.read_csv(out / "problems.csv", infer_schema_length=None)
     found = set(zip(problems["DOMAIN"], problems["ROW"], problems["COLUMN"], strict=True))
     assert ("AE", 1, "AETOXGR") in found  # rejected by the reader, listed
-    assert ("AE", 1, "AESTDTC") in found  # 2024-01-01 is before consent (row 1 of kept AE)
+    assert ("AE", 2, "AESTDTC") in found  # 2024-01-01 is before consent (file row 2)
     lab = problems.filter(pl.col("DOMAIN") == "LB")
     assert lab["ROW"].to_list() == [1] and "no LLN" in lab["MESSAGE"][0]
     assert pl.read_csv(out / "ae.csv").height == ae.height - 1

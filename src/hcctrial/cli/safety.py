@@ -40,6 +40,24 @@ def _window_text(window: Any) -> str:
     return text
 
 
+def _with_file_rows(df: pl.DataFrame, problems: pl.DataFrame, domain: str) -> pl.DataFrame:
+    """Add ``_FILEROW``: the data row of the file each kept row came from (the reader drops
+    rejected rows, listed in ``problems``; kept rows keep their order)."""
+    gone = problems.filter((pl.col("DOMAIN") == domain) & (pl.col("ACTION") == "row rejected"))[
+        "ROW"
+    ].drop_nulls()
+    rejected = sorted(set(gone.to_list()))
+    rows, skip, r = [], iter(rejected), 0
+    nxt = next(skip, None)
+    for _ in range(df.height):
+        r += 1
+        while nxt is not None and r == nxt:
+            r += 1
+            nxt = next(skip, None)
+        rows.append(r)
+    return df.with_columns(pl.Series("_FILEROW", rows, dtype=pl.Int64))
+
+
 def run_safety(
     data_dir: Path,
     out: Path,
@@ -97,25 +115,28 @@ def run_safety(
             raise InputError("default ranges file not found", file=str(default_ranges))
         ranges = pl.read_csv(default_ranges, infer_schema_length=None)
     if "LB" in study:
-        graded = grade_labs(
-            derive_lab_baseline_flag(study["LB"], anchors), version, default_ranges=ranges
-        )
+        lb = _with_file_rows(study["LB"], study.problems, "LB")
+        graded = grade_labs(derive_lab_baseline_flag(lb, anchors), version, default_ranges=ranges)
+        lab_problems = lab_grading_problems(graded, row_col="_FILEROW")
+        graded = graded.drop("_FILEROW")
         tables["lab_graded"] = graded
         tables["lab_shift"] = lab_shift_table(graded, dm)
-        lab_problems = lab_grading_problems(graded)
         problems.append(lab_problems)
         summary["lab_rows"] = graded.height
         summary["lab_rows_graded"] = int(graded["ATOXGR"].is_not_null().sum())
         summary["lab_rows_not_graded"] = lab_problems.height
         summary["lab_rows_grade_3_plus"] = int((graded["ATOXGR"] >= 3).sum())
     if "AE" in study:
-        derived = derive_treatment_emergent(study["AE"], derive_ae_window(anchors, window))
-        tables["ae"] = derived.ae
-        tables["ae_incidence"] = ae_incidence(derived.ae, dm)
-        tables["sae"] = serious_adverse_events(derived.ae)
+        ae = _with_file_rows(study["AE"], study.problems, "AE")
+        windows = derive_ae_window(anchors, window)
+        derived = derive_treatment_emergent(ae, windows, row_col="_FILEROW")
+        derived_ae = derived.ae.drop("_FILEROW")
+        tables["ae"] = derived_ae
+        tables["ae_incidence"] = ae_incidence(derived_ae, dm)
+        tables["sae"] = serious_adverse_events(derived_ae)
         problems.append(derived.problems)
-        te = derived.ae.filter(pl.col("TRTEMFL") == "Y")
-        summary["ae_rows"] = derived.ae.height
+        te = derived_ae.filter(pl.col("TRTEMFL") == "Y")
+        summary["ae_rows"] = derived_ae.height
         summary["teae_rows"] = te.height
         summary["subjects_with_teae"] = te["USUBJID"].n_unique()
         summary["serious_ae_rows"] = tables["sae"].height

@@ -230,7 +230,7 @@ def _problem(rows: pl.DataFrame, column: str, message: str, expected: str, value
     return rows.select(
         pl.lit("AE").alias("DOMAIN"),
         pl.lit(None, pl.String).alias("FILE"),
-        (pl.col("_row") + 1).cast(pl.Int64).alias("ROW"),
+        pl.col("_srcrow").cast(pl.Int64).alias("ROW"),
         pl.lit(column).alias("COLUMN"),
         pl.col("USUBJID").cast(pl.String),
         value.cast(pl.String).alias("VALUE"),
@@ -244,13 +244,16 @@ def _problem(rows: pl.DataFrame, column: str, message: str, expected: str, value
     )
 
 
-def derive_treatment_emergent(ae: Any, windows: pl.DataFrame) -> AeDerivation:
+def derive_treatment_emergent(
+    ae: Any, windows: pl.DataFrame, *, row_col: str | None = None
+) -> AeDerivation:
     """Add ``TRTEMFL``, numeric ``AETOXGR``, ``AERELGR`` and the window to each AE row.
 
     ``TRTEMFL = "Y"`` when ``AEWSTDT <= AESTDT <= AEWENDT`` (an open end counts as no end);
     a missing onset is counted as treatment-emergent (the conservative convention) and
     reported. Nothing is dropped: problems are returned beside the table, each naming the AE
-    row (1-based, in the table as given), column, subject, value and ``AESEQ`` when present.
+    row (1-based in the table as given, or the value of ``row_col``, e.g. the file row when
+    a reader dropped rows), column, subject, value and ``AESEQ`` when present.
     """
     ae = _frame(ae, "AE")
     need = [c for c in ("USUBJID", "AESTDTC", "AETOXGR") if c not in ae.columns]
@@ -272,6 +275,9 @@ def derive_treatment_emergent(ae: Any, windows: pl.DataFrame) -> AeDerivation:
     work = (
         ae.drop(drop)
         .with_row_index("_row")
+        .with_columns(
+            (pl.col(row_col) if row_col else pl.col("_row") + 1).cast(pl.Int64).alias("_srcrow")
+        )
         .join(windows, on="USUBJID", how="left", maintain_order="left")
         .with_columns(
             raw_grade.alias("_rawgr"),
@@ -366,7 +372,7 @@ def derive_treatment_emergent(ae: Any, windows: pl.DataFrame) -> AeDerivation:
         )
     table = pl.concat(problems).with_columns(pl.col("ROW").cast(pl.Int64)).sort("ROW")
     out = work.with_columns(pl.col("_grade").alias("AETOXGR")).drop(
-        "_row", "_rawgr", "_grade", "_rel", "CONSDT"
+        "_row", "_srcrow", "_rawgr", "_grade", "_rel", "CONSDT"
     )
     return AeDerivation(ae=out, problems=table.select(list(PROBLEM_SCHEMA)))
 

@@ -297,11 +297,15 @@ def _grade_part(part: pl.DataFrame, crit: pl.DataFrame, version: str) -> pl.Data
         .when(pl.col("_v").is_null())
         .then(pl.lit("no numeric result (LBSTRESN is empty)"))
     )
-    out = part.with_columns(**exprs).with_columns(
-        _overall().alias("ATOXGR"),
-        pl.concat_str([general, *reasons], separator="; ", ignore_nulls=True)
-        .replace("", None)
-        .alias("ATOXGRRSN"),
+    out = (
+        part.with_columns(**exprs)
+        .with_columns(
+            _overall().alias("ATOXGR"),
+            pl.concat_str([general, *reasons], separator="; ", ignore_nulls=True)
+            .replace("", None)
+            .alias("ATOXGRRSN"),
+        )
+        .drop("_lln", "_uln", "_isbase", "_nonfasting", "_unit_error", "_badnum")
     )
     return out
 
@@ -365,7 +369,10 @@ def grade_labs(
         if "LBFAST" in df.columns
         else pl.lit(False)
     )
-    work = df.with_row_index("_row").with_columns(
+    flag = _baseline_flag(df)
+    extra = [c for c in (flag, "BASE", "LBFAST") if c is not None and c in df.columns]
+    narrow = df.select(*LB_REQUIRED, *extra)  # only what grading reads: memory stays small
+    work = narrow.with_row_index("_row").with_columns(
         pl.col("LBTESTCD").cast(pl.String).str.strip_chars().str.to_uppercase().alias("_code"),
         pl.col("LBSTRESU").cast(pl.String).fill_null("").alias("_unit"),
         value.alias("_raw"),
@@ -391,7 +398,10 @@ def grade_labs(
             pl.coalesce("_uln", "_dhi").alias("_uln"),
             pl.when(use).then(pl.col("_dsrc")).otherwise(None).alias("ATOXRNGF"),
         ).drop("_dlo", "_dhi", "_dsrc")
-    work = _with_baseline(work)
+    work = _with_baseline(work).select(
+        "_row", "_code", "_v", "_lln", "_uln", "_base", "_isbase", "_nonfasting",
+        "_unit_error", "_badnum", "ATOXU", "ATOXRNGF",
+    )  # fmt: skip
     parts = []
     for (code,), part in work.partition_by("_code", as_dict=True, maintain_order=True).items():
         rows = crit.filter(pl.col("lbtestcd") == code)
@@ -412,8 +422,8 @@ def grade_labs(
     graded = pl.concat(parts, how="diagonal_relaxed").sort("_row")
     graded = graded.with_columns(
         pl.col("_v").alias("ATOXAVAL"), pl.col("_base").alias("ATOXBASE")
-    ).with_columns([pl.col(k).cast(t) for k, t in _OUT.items()])
-    return graded.select(*df.columns, *_OUT)
+    ).select([pl.col(k).cast(t) for k, t in _OUT.items()])
+    return df.hstack(graded.get_columns())
 
 
 @dataclass(frozen=True)
@@ -474,9 +484,10 @@ def grade_lab(
     )
 
 
-def lab_grading_problems(graded: pl.DataFrame) -> pl.DataFrame:
+def lab_grading_problems(graded: pl.DataFrame, *, row_col: str | None = None) -> pl.DataFrame:
     """Rows of a CTCAE-gradable test left without a grade, in the study problems shape
-    (``DOMAIN, FILE, ROW, COLUMN, USUBJID, VALUE, EXPECTED, MESSAGE, ACTION``)."""
+    (``DOMAIN, FILE, ROW, COLUMN, USUBJID, VALUE, EXPECTED, MESSAGE, ACTION``); ``ROW`` is the
+    1-based row of ``graded``, or the value of ``row_col`` (e.g. the file row)."""
     from hcctrial.io import PROBLEM_SCHEMA
 
     gradable = pl.col("ATOXDSCL").is_not_null() | pl.col("ATOXDSCH").is_not_null()
@@ -484,7 +495,7 @@ def lab_grading_problems(graded: pl.DataFrame) -> pl.DataFrame:
     return rows.select(
         pl.lit("LB").alias("DOMAIN"),
         pl.lit(None, pl.String).alias("FILE"),
-        pl.col("_row").cast(pl.Int64).alias("ROW"),
+        (pl.col(row_col) if row_col else pl.col("_row")).cast(pl.Int64).alias("ROW"),
         pl.lit("LBSTRESN").alias("COLUMN"),
         pl.col("USUBJID").cast(pl.String),
         pl.format("{} {} {}", "LBTESTCD", "LBSTRESN", "LBSTRESU").alias("VALUE"),
