@@ -86,7 +86,10 @@ def register(app: typer.Typer) -> None:
             None, "--patients", help="Patient JSON/JSON Lines, FHIR R4 Bundle, or SDTM folder."
         ),
         omop: str | None = typer.Option(
-            None, "--omop", help="OMOP CDM database: DuckDB file or URL (duckdb://, postgres://)."
+            None,
+            "--omop",
+            help="OMOP CDM database: DuckDB file, postgres://user@host/db, or "
+            "spark:///folder (Parquet, local PySpark).",
         ),
         as_of: str | None = typer.Option(None, "--as-of", help="Screening date (default today)."),
         fmt: OutputFormat = typer.Option(OutputFormat.table, "--format", help="table|json|csv"),
@@ -103,6 +106,31 @@ def register(app: typer.Typer) -> None:
             return
         assert patients is not None
         _screen_patients(protocol, patients, day, fmt, out)
+
+    @app.command("synthetic-omop")
+    def synthetic(
+        persons: int = typer.Option(1000, "--persons", "-n", help="Number of persons."),
+        out: Path = typer.Option(..., "--out", help="A .duckdb file, or a folder for Parquet."),
+        seed: int = typer.Option(0, "--seed", help="Random seed (same seed, same data)."),
+        anchor: str | None = typer.Option(
+            None, "--anchor", help="Latest data date, YYYY-MM-DD (default today)."
+        ),
+    ) -> None:
+        """Write a seeded synthetic OMOP CDM population of advanced-HCC patients."""
+        from hcctrial.eligibility.omop import synthetic_omop, write_duckdb, write_parquet
+
+        if persons < 1:
+            raise InputError(
+                "--persons must be at least 1", column="--persons", value=persons, expected=">= 1"
+            )
+        tables = synthetic_omop(persons, seed=seed, anchor=_as_of(anchor))
+        if out.suffix in (".duckdb", ".db"):
+            out.parent.mkdir(parents=True, exist_ok=True)
+            write_duckdb(tables, str(out))
+        else:
+            write_parquet(tables, out)
+        rows = {name: df.height for name, df in tables.items()}
+        err_console.print(f"wrote {out}: " + ", ".join(f"{name} {n:,}" for name, n in rows.items()))
 
 
 def _screen_patients(spec: str, path: Path, day: date, fmt: OutputFormat, out: Path | None) -> None:

@@ -1,7 +1,7 @@
 """Population screening over an OMOP CDM v5.4 database, compiled with Ibis.
 
-One query per protocol runs on DuckDB (default), PostgreSQL or PySpark; the results agree with
-the one-patient evaluator (tests compare them person by person).
+One query per protocol runs on DuckDB (default), PostgreSQL or PySpark (a Parquet folder); the
+results agree with the one-patient evaluator (tests compare them person by person).
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from hcctrial.eligibility.omop.population import (
     screen_population,
 )
 from hcctrial.eligibility.omop.records import records_from_omop
+from hcctrial.eligibility.omop.spark import connect_spark, spark_session, write_parquet
 from hcctrial.eligibility.omop.synthetic import synthetic_omop, write_duckdb
 
 __all__ = [
@@ -22,8 +23,11 @@ __all__ = [
     "compile_protocol",
     "concept_map",
     "connect_omop",
+    "connect_spark",
     "records_from_omop",
     "screen_population",
+    "spark_session",
     "synthetic_omop",
     "write_duckdb",
+    "write_parquet",
 ]

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import polars as pl
@@ -54,10 +55,22 @@ def _has_table(con: Any, name: str) -> bool:
 
 
 def connect_omop(url: str) -> Any:
-    """An Ibis connection from a URL (``duckdb:///path.db``, ``postgres://user@host/db``) or a
-    DuckDB file path; checks that the OMOP tables are there."""
+    """An Ibis connection to an OMOP CDM database, checked for the OMOP tables.
+
+    ``url`` is a DuckDB file path or ``duckdb:///path.db``, a PostgreSQL URL
+    (``postgres://user:password@host:5432/database``), or ``spark:///path/to/folder`` for
+    Parquet files screened with a local PySpark session (:mod:`.spark`).
+    """
     import ibis
 
+    if url.startswith(("spark:", "pyspark:")):
+        from hcctrial.eligibility.omop.spark import connect_spark
+
+        folder = url.split(":", 1)[1]
+        folder = folder[2:] if folder.startswith("//") else folder
+        return connect_spark(folder, OMOP_TABLES)
+    if "://" not in url and not Path(url).exists():
+        raise InputError("OMOP database file not found", file=url, expected="a DuckDB file")
     try:
         con = ibis.duckdb.connect(url, read_only=True) if "://" not in url else ibis.connect(url)
     except Exception as exc:  # driver errors vary by backend
