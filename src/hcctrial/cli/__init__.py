@@ -14,6 +14,7 @@ import typer
 from hcctrial.cli import calc as _calc
 from hcctrial.cli import data as _data
 from hcctrial.cli import endpoints as _endpoints
+from hcctrial.cli import escalation as _escalation
 from hcctrial.cli import kinetics as _kinetics
 from hcctrial.cli import protocols as _protocols
 from hcctrial.cli import report as _report
@@ -39,6 +40,7 @@ _MODULES = (
     _screen,
     _response,
     _endpoints,
+    _escalation,
     _safety,
     _schedule,
     _kinetics,
