@@ -327,7 +327,7 @@ def kaplan_meier(
     n = t.size
     if n == 0:
         raise InputError("Kaplan-Meier needs at least one subject", value=0)
-    order = np.argsort(t, kind="stable")
+    order = np.argsort(t)  # ties are grouped by time below: stability is not needed
     ts = t[order]
     es = e[order]
     # distinct times: boundaries in the sorted array

@@ -42,7 +42,7 @@ def _stratum_scores(
     t: FloatArray, e: npt.NDArray[np.bool_], g: npt.NDArray[np.int64], k: int, rho: float
 ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
     """Observed, expected and variance contributions of one stratum (vectorized over times)."""
-    order = np.argsort(t, kind="stable")
+    order = np.argsort(t)  # rows of one time are summed together: stability is not needed
     ts, es, gs = t[order], e[order], g[order]
     n = ts.size
     new = np.empty(n, dtype=bool)
@@ -81,13 +81,12 @@ def _stratum_scores(
 def _factorize(values: npt.NDArray[Any]) -> tuple[npt.NDArray[np.str_], npt.NDArray[np.int64]]:
     """Sorted distinct labels (as text) and the code of each value.
 
-    Numbers are factorized numerically (one sort); text with a hash table (pandas), which is
-    O(n) instead of sorting a million strings.
+    A hash table (pandas ``factorize``): O(n), instead of sorting a million values or strings;
+    only the distinct labels are sorted (R orders factor levels the same way).
     """
-    if values.dtype.kind in "biuf":
-        levels, codes = np.unique(values, return_inverse=True)
-        return levels.astype(str), codes.astype(np.int64)
-    codes_pd, levels_pd = pd.factorize(values.astype(object), sort=True)
+    codes_pd, levels_pd = pd.factorize(
+        values if values.dtype.kind in "biuf" else values.astype(object), sort=True
+    )
     if (codes_pd < 0).any():
         row = int(np.flatnonzero(codes_pd < 0)[0]) + 1
         raise InputError("missing group or stratum", row=row, expected="a value for every subject")
@@ -132,9 +131,13 @@ def logrank_test(
     exp = np.zeros(k)
     var = np.zeros((k, k))
     n_g = np.zeros(k)
-    for s in np.unique(s_codes):
-        sel = s_codes == s
-        o, x, v, ng = _stratum_scores(t[sel], e[sel], g[sel].astype(np.int64), k, rho)
+    n_strata = int(s_codes.max()) + 1 if s_codes.size else 0
+    for s in range(n_strata):
+        if n_strata == 1:
+            o, x, v, ng = _stratum_scores(t, e, g, k, rho)
+        else:
+            sel = s_codes == s
+            o, x, v, ng = _stratum_scores(t[sel], e[sel], g[sel], k, rho)
         obs += o
         exp += x
         var += v
