@@ -103,3 +103,22 @@ def test_bad_rows_are_reported_not_dropped(
 
 def test_missing_folder_exits_1(tmp_path: Path) -> None:
     assert main(["safety", "--data", str(tmp_path / "nope"), "--out", str(tmp_path / "o")]) == 1
+
+
+def test_readme_example_matches_the_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The summary lines shown in docs/readme/safety.md are what the command prints."""
+    readme = (Path(__file__).parents[2] / "docs" / "readme" / "safety.md").read_text()
+    args = [
+        "safety",
+        "--data",
+        str(DEMO),
+        "--out",
+        str(tmp_path / "o"),
+        "--protocol",
+        "NCT04162158",
+    ]
+    assert main(args) == 0
+    printed = capsys.readouterr().out
+    for line in printed.splitlines():
+        if line.startswith(("CTCAE v", "labs:", "AEs:")):
+            assert line in readme, line

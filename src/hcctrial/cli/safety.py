@@ -161,6 +161,7 @@ def _print(result: dict[str, Any], out: Path) -> None:
             f"{s['lab_rows_not_graded']} CTCAE tests not gradable (see problems.csv), "
             f"{s['lab_rows_grade_3_plus']} at grade 3 or more",
             highlight=False,
+            soft_wrap=True,
         )
         worse = t["lab_shift"].filter(
             (pl.col("WTOXGR") != "MISSING") & (pl.col("WTOXGR") > pl.col("BTOXGR"))
@@ -171,6 +172,7 @@ def _print(result: dict[str, Any], out: Path) -> None:
             f"AEs: {s['ae_rows']} rows, {s['teae_rows']} treatment-emergent in "
             f"{s['subjects_with_teae']} subjects, {s['serious_ae_rows']} serious",
             highlight=False,
+            soft_wrap=True,
         )
         terms = t["ae_incidence"].filter(pl.col("LEVEL") == "TERM")
         cols = ["ARM", "AEBODSYS", "AEDECOD", "N", "n", "PCT", "GR1", "GR2", "GR3", "GR4", "GR5"]
