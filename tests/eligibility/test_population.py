@@ -77,7 +77,7 @@ def test_protocol_file_population_agrees_with_evaluator(duckdb_path: str) -> Non
     assert {"ineligible", "incomplete"} <= set(population["DECISION"].to_list())
     assert population["IN-PLT"].null_count() > 0
     decisions = result.decisions
-    assert decisions.columns == ["person_id", "PROTOCOL", "DECISION", "DETAIL"]
+    assert decisions.columns == ["person_id", "PROTOCOL", "DECISION", "DETAIL", "PROBLEMS"]
     assert decisions.height == N
 
 

@@ -37,6 +37,7 @@ import polars as pl
 from hcctrial.eligibility.evaluate import Criterion
 from hcctrial.eligibility.language import NAME_TYPES, ParsedExpression
 from hcctrial.eligibility.lookup import CATEGORY_MEMBERS, months_before
+from hcctrial.eligibility.omop.checks import PROBLEM_FLAGS, clean_findings, person_table
 from hcctrial.errors import InputError
 
 __all__ = ["CompiledProtocol", "compile_protocol", "unit_factors"]
@@ -146,30 +147,7 @@ def _features(
 ) -> ir.Table:
     names, labs, cats, conds = _needs(criteria)
     concept = con.table("concept")
-    person = con.table("person")
-    month = person.month_of_birth
-    birth = ibis.date(
-        person.year_of_birth,
-        month.fill_null(7),
-        ibis.ifelse(month.isnull(), 1, person.day_of_birth.fill_null(15)),
-    )
-    feats = person.select(
-        "person_id",
-        sex=person.gender_concept_id.cases((8507, "M"), (8532, "F"), else_=ibis.null("string")),
-        _birth=birth,
-    )
-    feats = feats.mutate(
-        age=(
-            as_of.year
-            - feats._birth.year()
-            - ibis.ifelse(
-                (feats._birth.month() > as_of.month)
-                | ((feats._birth.month() == as_of.month) & (feats._birth.day() > as_of.day)),
-                1,
-                0,
-            )
-        ).cast("float64")
-    )
+    feats = person_table(con.table("person"), as_of, today)
 
     def mapped(domain: str) -> ir.Table:
         return (
@@ -187,22 +165,20 @@ def _features(
     joined = all_labs.mutate(unit_concept_id=all_labs.unit_concept_id.fill_null(0)).left_join(
         factors, ["item", "unit_concept_id"]
     )
-    # data problems (evaluator: record problems -> never 'eligible')
-    problem = joined.filter(
+    # data problems (evaluator: record problems -> never 'eligible'); see .checks
+    late = ibis.literal(today)
+    lab_problem = joined.filter(
         joined.scale.isnull()
         | joined.value_as_number.isnull()
         | (joined.value_as_number < 0)
-        | (joined.measurement_date > ibis.literal(today))
+        | (joined.measurement_date > late)
     ).select("person_id")
-    late = ibis.literal(today)
     drug, proc = con.table("drug_exposure"), con.table("procedure_occurrence")
-    cond = con.table("condition_occurrence")
-    problem = (
-        problem.union(
-            drug.filter(
-                (drug.drug_exposure_start_date > late) | (drug.drug_exposure_end_date > late)
-            ).select("person_id")
-        )
+    cond, obs = con.table("condition_occurrence"), con.table("observation")
+    fc = mapped("finding")
+    event_problem = (
+        drug.filter((drug.drug_exposure_start_date > late) | (drug.drug_exposure_end_date > late))
+        .select("person_id")
         .union(
             proc.filter((proc.procedure_date > late) | (proc.procedure_end_date > late)).select(
                 "person_id"
@@ -213,9 +189,16 @@ def _features(
                 (cond.condition_start_date > late) | (cond.condition_end_date > late)
             ).select("person_id")
         )
+        .union(obs.filter(obs.observation_date > late).select("person_id"))
+        .union(
+            meas.join(fc, meas.measurement_concept_id == fc.concept_id)
+            .filter(meas.measurement_date > late)
+            .select("person_id")
+        )
     )
-    problem = problem.distinct().mutate(_problem=ibis.literal(True))
-    feats = feats.left_join(problem, "person_id").drop("person_id_right")
+    for flag, rows in (("_lab", lab_problem), ("_event", event_problem)):
+        flagged = rows.distinct().mutate(**{flag: ibis.literal(True)})
+        feats = feats.left_join(flagged, "person_id").drop("person_id_right")
     if labs:
         start = as_of - timedelta(days=lookback)
         window = joined.filter(
@@ -236,42 +219,38 @@ def _features(
             ).max(where=hit)
         wide = last.group_by("person_id").aggregate(**aggs)
         feats = feats.left_join(wide, "person_id").drop("person_id_right")
+    # every mapped finding is checked (the evaluator's record holds them all); the criteria's
+    # findings are then spread into columns
     finding_names = sorted(n for n in names if n not in ("age", "sex"))
-    if finding_names:
-        fc = mapped("finding")
-        obs = con.table("observation")
-        o = obs.join(fc, obs.observation_concept_id == fc.concept_id).select(
-            "person_id",
-            "item",
-            d=obs.observation_date,
-            i=obs.observation_id,
-            num=obs.value_as_number,
-            txt=obs.value_as_string,
-        )
-        m = meas.join(fc, meas.measurement_concept_id == fc.concept_id).select(
-            "person_id",
-            "item",
-            d=meas.measurement_date,
-            i=meas.measurement_id,
-            num=meas.value_as_number,
-            txt=ibis.null("string"),
-        )
-        both = o.union(m)
-        both = both.filter(both.item.isin(finding_names), both.d <= ibis.literal(as_of))
-        last = _latest(both, "d", "i")
-        aggs = {}
-        for name in finding_names:
-            hit = last.item == name
-            aggs[f"num__{name}"] = last.num.max(where=hit)
-            aggs[f"txt__{name}"] = last.txt.max(where=hit)
-        wide = last.group_by("person_id").aggregate(**aggs)
-        feats = feats.left_join(wide, "person_id").drop("person_id_right")
+    o = obs.join(fc, obs.observation_concept_id == fc.concept_id).select(
+        "person_id",
+        "item",
+        d=obs.observation_date,
+        i=obs.observation_id,
+        num=obs.value_as_number,
+        txt=obs.value_as_string,
+    )
+    m = meas.join(fc, meas.measurement_concept_id == fc.concept_id).select(
+        "person_id",
+        "item",
+        d=meas.measurement_date,
+        i=meas.measurement_id,
+        num=meas.value_as_number,
+        txt=ibis.null("string"),
+    )
+    both = o.union(m)
+    last = clean_findings(_latest(both.filter(both.d <= ibis.literal(as_of)), "d", "i"))
+    aggs = {"_finding": last._bad.any()}
+    for name in finding_names:
+        hit = last.item == name
+        aggs[f"num__{name}"] = last.num.max(where=hit)
+        aggs[f"txt__{name}"] = last.txt.max(where=hit)
+    wide = last.group_by("person_id").aggregate(**aggs)
+    feats = feats.left_join(wide, "person_id").drop("person_id_right")
     if cats:
         members = {c: CATEGORY_MEMBERS.get(c, frozenset({c})) for c in cats}
         wanted = sorted(set().union(*members.values()))
         cc, tc = mapped("condition"), mapped("category")
-        drug, proc = con.table("drug_exposure"), con.table("procedure_occurrence")
-        cond = con.table("condition_occurrence")
         ev = [
             drug.join(tc, drug.drug_concept_id == tc.concept_id).select(
                 "person_id",
@@ -499,7 +478,13 @@ def compile_protocol(
             pending = True
             continue
         results[col] = compiler.compile(c.expression.tree)
-    q = feats.select("person_id", _problem=feats._problem.fill_null(False), **results)
+    flags = {flag: feats[flag].fill_null(False) for flag in PROBLEM_FLAGS}
+    q = feats.select("person_id", **flags, **results)
+    problem = ibis.literal(False)
+    for flag in PROBLEM_FLAGS:
+        if flag != "_dup":
+            problem = problem | q[flag]
+    q = q.mutate(_problem=problem)
     any_fail = ibis.literal(False)
     for i, c in enumerate(criteria):
         if c.expression is not None:
@@ -508,13 +493,16 @@ def compile_protocol(
     for i, c in enumerate(criteria):
         if c.expression is not None:
             any_unknown = any_unknown | q[f"c{i:02d}"].isnull()
+    # evaluate._decide: a record problem (duplicate person) makes 'incomplete' before anything
     decision = ibis.cases(
+        (q._dup, "incomplete"),
         (any_fail, "ineligible"),
         (any_unknown | q._problem, "incomplete"),
         (ibis.literal(pending), "incomplete"),
         else_="eligible",
     )
     detail = ibis.cases(
+        (q._dup, "record problem: duplicate person id"),
         (any_fail, "fails a criterion"),
         (any_unknown, "unknown criteria"),
         (q._problem, "input problems"),

@@ -20,6 +20,7 @@ from typing import Any
 import polars as pl
 
 from hcctrial.eligibility.evaluate import criteria_from_protocol
+from hcctrial.eligibility.omop.checks import problem_text
 from hcctrial.eligibility.omop.compile import compile_protocol
 from hcctrial.errors import InputError
 
@@ -38,7 +39,8 @@ OMOP_TABLES = (
 
 @dataclass
 class PopulationResult:
-    """Decisions (``person_id, PROTOCOL, DECISION, DETAIL``), per-criterion results and counts."""
+    """Decisions (``person_id, PROTOCOL, DECISION, DETAIL, PROBLEMS``), per-criterion results
+    (one column per criterion id, NULL = unknown) and CONSORT-style counts."""
 
     decisions: pl.DataFrame
     criteria: dict[str, pl.DataFrame]
@@ -141,7 +143,13 @@ def screen_population(
         assert isinstance(table, pl.DataFrame)
         table = table.sort("person_id")
         decisions.append(
-            table.select("person_id", pl.lit(protocol.id).alias("PROTOCOL"), "DECISION", "DETAIL")
+            table.select(
+                "person_id",
+                pl.lit(protocol.id).alias("PROTOCOL"),
+                "DECISION",
+                "DETAIL",
+                problem_text().alias("PROBLEMS"),
+            )
         )
         per_criterion[protocol.id] = table.select(
             "person_id",

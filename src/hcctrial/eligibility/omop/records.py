@@ -17,6 +17,7 @@ import polars as pl
 from hcctrial.eligibility.language import NAME_TYPES
 from hcctrial.eligibility.omop.concepts import GENDER_FEMALE, GENDER_MALE, concept_map
 from hcctrial.eligibility.record import PatientRecord, record_from_dict
+from hcctrial.errors import Problem
 
 __all__ = ["records_from_omop"]
 
@@ -62,24 +63,42 @@ def records_from_omop(
         by_domain(d) for d in ("lab", "finding", "condition", "category")
     )
     drafts: dict[int, dict[str, Any]] = {}
-    for p in _fetch(con, "person", person_ids).iter_rows(named=True):
+    persons = _fetch(con, "person", person_ids)
+    counts = persons.group_by("person_id").len()
+    duplicated = set(counts.filter(pl.col("len") > 1)["person_id"].to_list())
+    # duplicated ids: the smallest value of each column, as the compiled query (.checks)
+    persons = persons.group_by("person_id").agg(
+        pl.col(c).min()
+        for c in ("gender_concept_id", "year_of_birth", "month_of_birth", "day_of_birth")
+    )
+    bad_birth: dict[int, str] = {}
+    for p in persons.iter_rows(named=True):
         y, m, d = p["year_of_birth"], p["month_of_birth"], p["day_of_birth"]
         # hcctrial.dates 'mid' rule: missing month -> 1 July, missing day -> 15th
-        birth = date(y, 7, 1) if m is None else date(y, m, d if d is not None else 15)
+        try:
+            birth: date | None = (
+                date(y, 7, 1) if m is None else date(y, m, d if d is not None else 15)
+            )
+        except (TypeError, ValueError):
+            birth, bad_birth[p["person_id"]] = None, f"{y}-{m}-{d}"
         sex = {GENDER_MALE: "M", GENDER_FEMALE: "F"}.get(p["gender_concept_id"])
         drafts[p["person_id"]] = {
             "id": str(p["person_id"]),
             "sex": sex,
-            "birth_date": birth.isoformat(),
+            "birth_date": birth.isoformat() if birth else None,
             "findings": {},
             "labs": [],
             "therapies": [],
             "conditions": [],
         }
+    late: dict[int, list[str]] = {}
+    last_day = today or date.today()
     meas = _fetch(con, "measurement", person_ids).sort("measurement_id")
     latest: dict[tuple[int, str], tuple[date, int]] = {}
 
     def finding(pid: int, item: str, when: date, rid: int, num: object, txt: object) -> None:
+        if pid in drafts and when > last_day:
+            late.setdefault(pid, []).append(f"{item} dated {when}")
         if (
             pid not in drafts
             or when > as_of
@@ -169,5 +188,38 @@ def records_from_omop(
             )
             records[-1].invalid["record"] = "person not found"
             continue
-        records.append(record_from_dict(drafts[pid], file="OMOP", row=i, today=today))
+        record = record_from_dict(drafts[pid], file="OMOP", row=i, today=today)
+        if pid in duplicated:
+            record.invalid["record"] = "duplicate person id"
+            record.problems.append(
+                Problem(
+                    "duplicate person id",
+                    file="OMOP person",
+                    column="person_id",
+                    subject=str(pid),
+                    expected="one row per person",
+                )
+            )
+        if pid in bad_birth:
+            record.problems.append(
+                Problem(
+                    "impossible birth date",
+                    file="OMOP person",
+                    column="year_of_birth/month_of_birth/day_of_birth",
+                    value=bad_birth[pid],
+                    subject=str(pid),
+                    expected="a real calendar date",
+                )
+            )
+        for what in late.get(pid, []):
+            record.problems.append(
+                Problem(
+                    "finding dated in the future",
+                    file="OMOP observation/measurement",
+                    value=what,
+                    subject=str(pid),
+                    expected=f"a date on or before {last_day}",
+                )
+            )
+        records.append(record)
     return records

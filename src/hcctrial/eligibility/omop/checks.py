@@ -1,0 +1,148 @@
+"""Bad input in an OMOP database, found inside the screening query (no extra pass in Python).
+
+The rules are those of the JSON record reader (:mod:`hcctrial.eligibility.record`) so that the
+population screen and the one-patient evaluator agree on every person:
+
+- ``person``: a ``person_id`` that occurs more than once is a *record problem*: the person is
+  'incomplete' whatever the criteria say (the rows cannot be told apart). A birth date that
+  gives an age outside 0-120 years on ``today`` (``year_of_birth`` 1726: age 300), or that lies
+  after ``today``, makes ``age`` unknown and is an input problem. A month outside 1-12 or a day
+  outside the month is an input problem too (the date is unknown).
+- findings (the most recent ``observation``/``measurement`` of each mapped finding on or
+  before the screening date): a value outside the plausible range of the record reader
+  (ECOG 0-5, KPS 0-100, a count >= 0, weight 1-400 kg ...), a fractional count, or a text that
+  is not one of the allowed values is an input problem and the finding is unknown.
+- dated rows after ``today`` in ``observation`` are input problems (labs, drugs, procedures
+  and conditions are checked in :mod:`.compile`).
+
+Each problem sets a flag column; :func:`problem_text` turns the flags into the person's
+``PROBLEMS`` text naming the table, the column and what was expected.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import ibis
+import ibis.expr.types as ir
+import polars as pl
+
+__all__ = ["PROBLEM_FLAGS", "birth_date", "clean_findings", "person_table", "problem_text"]
+
+# flag column -> the message shown to the user (where, and what was expected)
+PROBLEM_FLAGS: dict[str, str] = {
+    "_dup": "person: person_id occurs more than once (expected one row per person)",
+    "_birth": "person: impossible birth date (expected a real date giving an age of 0-120 years "
+    "on or before today)",
+    "_lab": "measurement: a lab row with no value, a negative value, a unit that cannot be "
+    "converted or a date after today (expected a value >= 0 in a unit of the test)",
+    "_event": "drug_exposure/procedure_occurrence/condition_occurrence/observation: a date after "
+    "today (expected dates on or before today)",
+    "_finding": "observation/measurement: a finding outside its plausible range or allowed "
+    "values (expected e.g. ECOG 0-5, KPS 0-100, counts >= 0)",
+}
+_INTEGER = (
+    "ecog",
+    "kps",
+    "child_pugh_score",
+    "measurable_lesions",
+    "mrecist_measurable_lesions",
+    "prior_lines_systemic",
+)
+
+
+def _days_in_month(year: ir.IntegerValue, month: ir.IntegerValue) -> ir.IntegerValue:
+    leap = ((year % 4) == 0) & (((year % 100) != 0) | ((year % 400) == 0))
+    return ibis.cases(
+        (month == 2, ibis.ifelse(leap, 29, 28)),
+        (month.isin([4, 6, 9, 11]), 30),
+        else_=31,
+    )
+
+
+def birth_date(person: ir.Table) -> tuple[ir.DateValue, ir.BooleanValue]:
+    """The birth date (``mid`` rule of :mod:`hcctrial.dates` for a missing month/day: 1 July /
+    15th) and whether the month/day fields are valid (an invalid date is NULL)."""
+    y, m, d = person.year_of_birth, person.month_of_birth, person.day_of_birth
+    valid = (
+        y.notnull()
+        & (m.isnull() | m.between(1, 12))
+        & (d.isnull() | m.isnull() | ((d >= 1) & (d <= _days_in_month(y, m.fill_null(1)))))
+    )
+    safe_m = ibis.ifelse(valid, m.fill_null(7), 1)
+    safe_d = ibis.ifelse(valid & m.notnull(), d.fill_null(15), 1)
+    day = ibis.date(ibis.ifelse(valid, y, 2000), safe_m, safe_d)
+    return ibis.ifelse(valid, day, ibis.null("date")), valid
+
+
+def person_table(person: ir.Table, as_of: date, today: date) -> ir.Table:
+    """One row per ``person_id``: ``sex``, ``age`` (NULL when impossible), ``_dup``, ``_birth``.
+
+    Duplicated ids keep the smallest value of each column (the evaluator does the same, see
+    :func:`hcctrial.eligibility.omop.records.records_from_omop`) and are flagged.
+    """
+    one = person.group_by("person_id").aggregate(
+        gender_concept_id=person.gender_concept_id.min(),
+        year_of_birth=person.year_of_birth.min(),
+        month_of_birth=person.month_of_birth.min(),
+        day_of_birth=person.day_of_birth.min(),
+        _n=person.count(),
+    )
+    birth, valid = birth_date(one)
+    t = one.mutate(_bd=birth, _bvalid=valid)
+    # record.py: the birth date is impossible if (today - birth) / 365.25 > 120 or birth > today
+    too_old = (ibis.literal(today).delta(t._bd, unit="day").cast("float64") / 365.25) > 120
+    bad_birth = ~t._bvalid | (t._bd > ibis.literal(today)) | too_old
+    years = (
+        as_of.year
+        - t._bd.year()
+        - ibis.ifelse(
+            (t._bd.month() > as_of.month)
+            | ((t._bd.month() == as_of.month) & (t._bd.day() > as_of.day)),
+            1,
+            0,
+        )
+    ).cast("float64")
+    return t.select(
+        "person_id",
+        sex=t.gender_concept_id.cases((8507, "M"), (8532, "F"), else_=ibis.null("string")),
+        age=ibis.ifelse(bad_birth.fill_null(True), ibis.null("float64"), years),
+        _dup=t._n > 1,
+        _birth=bad_birth.fill_null(True),
+    )
+
+
+def clean_findings(last: ir.Table) -> ir.Table:
+    """Latest findings (``person_id, item, num, txt``) with implausible values set to NULL and a
+    ``_bad`` flag, by the ranges and allowed values of the record reader."""
+    from hcctrial.eligibility.record import _CHOICES, _RANGES
+
+    bad: ir.BooleanValue = ibis.literal(False)
+    for name, (low, high, _) in _RANGES.items():
+        if name in ("age",):
+            continue
+        out = (last.num < low) | (last.num > high)
+        if name in _INTEGER:
+            out = out | (last.num != last.num.floor())
+        bad = bad | ((last.item == name) & out.fill_null(False))
+    for name, choices in _CHOICES.items():
+        if name == "sex":
+            continue
+        allowed = [c.lower() for c in choices]
+        wrong = last.txt.notnull() & ~last.txt.strip().lower().isin(allowed)
+        bad = bad | ((last.item == name) & wrong)
+    t = last.mutate(_bad=bad)
+    return t.mutate(
+        num=ibis.ifelse(t._bad, ibis.null("float64"), t.num.cast("float64")),
+        txt=ibis.ifelse(t._bad, ibis.null("string"), t.txt),
+    )
+
+
+def problem_text() -> pl.Expr:
+    """The ``PROBLEMS`` text of a person from the flag columns of the query result: the
+    messages of the set flags joined by '; ' (null when there is none)."""
+    parts = [
+        pl.when(pl.col(flag)).then(pl.lit(message)).otherwise(None)
+        for flag, message in PROBLEM_FLAGS.items()
+    ]
+    return pl.concat_str(parts, separator="; ", ignore_nulls=True).replace("", None)
