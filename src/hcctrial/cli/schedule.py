@@ -9,6 +9,7 @@ from typing import Annotated
 
 import polars as pl
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from hcctrial.cli._common import console, err_console
@@ -52,8 +53,8 @@ def _span(lo: dt.date, hi: dt.date) -> str:
 
 def _table(calendar: pl.DataFrame, title: str) -> Table:
     table = Table(title=title, title_justify="left")
-    for name in ("Visit", "Date", "Window", "Event", "Kind", "Dose"):
-        table.add_column(name, overflow="fold", no_wrap=name not in ("Event", "Dose"))
+    for name in ("Visit", "Date", "Window", "Event", "Dose"):
+        table.add_column(name, overflow="fold", no_wrap=name in ("Visit", "Date"))
     for row in calendar.iter_rows(named=True):
         lo, hi = row["WINLODT"], row["WINHIDT"]
         window = "" if lo == hi else _span(lo, hi)
@@ -63,8 +64,7 @@ def _table(calendar: pl.DataFrame, title: str) -> Table:
             row["VISIT"],
             f"{row['PLANDT']:%Y-%m-%d}",
             window,
-            row["EVENT"],
-            row["KIND"],
+            f"{escape(row['EVENT'])} [dim]({row['KIND']})[/dim]",
             _dose_text(row),
         )
     return table
@@ -155,9 +155,10 @@ def register(app: typer.Typer) -> None:
                 err_console.print(f"wrote {out}")
                 return
             table = Table(title=f"{p.id}: visits of {subject}", title_justify="left")
-            cols = ["VISIT", "EVENT", "PLANDT", "ACTDTC", "VISITFL", "REASON"]
-            for name in cols:
-                table.add_column(name, overflow="fold", no_wrap=name not in ("EVENT", "REASON"))
+            cols = ["VISIT", "EVENT", "ACTDTC", "VISITFL", "REASON"]
+            heads = ["Visit", "Event", "Recorded", "Flag", "Reason"]
+            for name in heads:
+                table.add_column(name, overflow="fold", no_wrap=name not in ("Event", "Reason"))
             for values in flagged.select(cols).iter_rows():
                 table.add_row(*["" if v is None else str(v) for v in values])
             console.print(table)

@@ -160,12 +160,11 @@ def flag_visits(
         pl.when(pl.col("VISITFL") == "DATE UNKNOWN")
         .then(pl.format("recorded with date '{}'; the window cannot be checked", "ACTDTC"))
         .when(pl.col("VISITFL") == "DONE")
-        .then(pl.format("done {} ({})", "ACTDT", window))
+        .then(pl.format("in the {}", window))
         .when((pl.col("VISITFL") == "OUT OF WINDOW") & (pl.col("ACTDT") < pl.col("WINLODT")))
         .then(
             pl.format(
-                "done {}: {} day(s) before the window opened ({})",
-                "ACTDT",
+                "{} day(s) before the {}",
                 (pl.col("WINLODT") - pl.col("ACTDT")).dt.total_days(),
                 window,
             )
@@ -173,22 +172,17 @@ def flag_visits(
         .when(pl.col("VISITFL") == "OUT OF WINDOW")
         .then(
             pl.format(
-                "done {}: {} day(s) after the window closed ({})",
-                "ACTDT",
+                "{} day(s) after the {}",
                 (pl.col("ACTDT") - pl.col("WINHIDT")).dt.total_days(),
                 window,
             )
         )
         .when(pl.col("VISITFL") == "MISSED")
-        .then(pl.format("no record; the {} closed before the data cut-off {}", window, cut))
+        .then(pl.format("no record; the {} closed before the cut-off {}", window, cut))
         .otherwise(
             pl.when(cut.is_null())
             .then(pl.lit("no record and no data cut-off (no dated record at all)"))
-            .otherwise(
-                pl.format(
-                    "no record yet; the {} had not closed on the data cut-off {}", window, cut
-                )
-            )
+            .otherwise(pl.format("no record yet; the {} ends after the cut-off {}", window, cut))
         )
         .alias("REASON")
     )

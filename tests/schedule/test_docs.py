@@ -1,0 +1,61 @@
+"""Every ``$ hcctrial`` example in docs/readme/schedule.md and docs/readme/kinetics.md is run
+and its output compared (DTSTAMP, the time the ICS file is made, aside): documentation that
+cannot go stale."""
+
+from __future__ import annotations
+
+import re
+import shlex
+from pathlib import Path
+
+import pytest
+
+from hcctrial.cli import main
+
+ROOT = Path(__file__).resolve().parents[2]
+DOCS = [ROOT / "docs" / "readme" / "schedule.md", ROOT / "docs" / "readme" / "kinetics.md"]
+
+
+def _examples() -> list[tuple[str, str, int]]:
+    out: list[tuple[str, str, int]] = []
+    for doc in DOCS:
+        if not doc.exists():
+            continue
+        for block in re.findall(r"```console\n(.*?)```", doc.read_text(encoding="utf-8"), re.S):
+            lines = block.rstrip("\n").splitlines()
+            command, expected = lines[0][2:], lines[1:]
+            code = 0
+            if expected and (m := re.fullmatch(r"\[exit code (\d+)\]", expected[-1])):
+                code, expected = int(m.group(1)), expected[:-1]
+            out.append((command, "\n".join(expected), code))
+    return out
+
+
+def _normal(text: str) -> str:
+    text = text.replace("\r\n", "\n")
+    text = re.sub(r"(?m)^DTSTAMP:\d{8}T\d{6}Z$", "DTSTAMP:<now>", text)
+    return "\n".join(line.rstrip() for line in text.rstrip("\n").splitlines())
+
+
+EXAMPLES = _examples()
+
+
+def test_docs_have_examples() -> None:
+    assert len(EXAMPLES) >= 6
+
+
+@pytest.mark.parametrize(("command", "expected", "code"), EXAMPLES, ids=[e[0] for e in EXAMPLES])
+def test_doc_example_output(
+    command: str,
+    expected: str,
+    code: int,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    monkeypatch.chdir(ROOT)
+    argv = [a.replace("/tmp/hcctrial-kinetics", str(tmp_path)) for a in shlex.split(command)[1:]]
+    assert main(argv) == code
+    captured = capsys.readouterr()
+    got = (captured.out + captured.err).replace(str(tmp_path), "/tmp/hcctrial-kinetics")
+    assert _normal(got) == _normal(expected)
