@@ -22,6 +22,21 @@ from hcctrial.protocol.models import Protocol
 __all__ = ["builtin_protocols", "line_of", "load_protocol", "parse_protocol", "yaml_path"]
 
 
+#: libyaml's parser when PyYAML was built with it (same constructor, same marks, ~15x faster).
+_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def _compose_and_load(text: str) -> tuple[yaml.Node | None, Any]:
+    """Parse once: the node tree (for line numbers and duplicate keys) and the Python data."""
+    loader = _LOADER(text)
+    try:
+        root = loader.get_single_node()
+        data = loader.construct_document(root) if root is not None else None
+    finally:
+        loader.dispose()
+    return root, data
+
+
 def yaml_path(loc: tuple[str | int, ...]) -> str:
     """A pydantic error location as a YAML path: ``('arms', 1, 'id')`` -> ``arms[1].id``."""
     text = ""
@@ -60,7 +75,7 @@ def line_of(text: str, loc: tuple[str | int, ...]) -> int | None:
     4
     """
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        root = yaml.compose(text, Loader=_LOADER)
     except yaml.YAMLError:
         return None
     node = _node_at(root, loc)
@@ -145,8 +160,7 @@ def parse_protocol(text: str, file: str = "<text>") -> Protocol:
         YAML syntax errors (with line), duplicate keys, and schema errors (with YAML path).
     """
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        root, data = _compose_and_load(text)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
