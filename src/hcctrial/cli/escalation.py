@@ -301,6 +301,11 @@ def register(app: typer.Typer) -> None:
         deescalate: Annotated[
             bool, typer.Option("--deescalate/--no-deescalate", help="3+3 variant.")
         ] = True,
+        cohort_size: _COHORT = None,
+        pathways: Annotated[
+            int,
+            typer.Option("--pathways", help="Also show dose-transition pathways for N cohorts."),
+        ] = 0,
         fmt: _FORMAT = OutputFormat.table,
     ) -> None:
         """The decision for the next cohort from the data so far, with the rule that made it."""
@@ -312,7 +317,7 @@ def register(app: typer.Typer) -> None:
             df = pl.read_csv(data, infer_schema_length=10_000)
         except (pl.exceptions.ComputeError, pl.exceptions.NoDataError) as exc:
             raise InputError(f"cannot read CSV: {exc}", file=str(data)) from exc
-        s = _setup(protocol, levels, design, target, None, max_n)
+        s = _setup(protocol, levels, design, target, cohort_size, max_n)
         counts = counts_from_table(df, s.levels, current=current, file=str(data))
         dec = next_decision(
             s.design,
@@ -339,10 +344,30 @@ def register(app: typer.Typer) -> None:
             "mtd": None if dec.mtd is None else name[dec.mtd],
             "rule": dec.rule,
         }
+        paths = None
+        if pathways < 0 or pathways > 4:
+            raise InputError("--pathways takes 0 to 4 cohorts", value=pathways)
+        if pathways:
+            from hcctrial.safety.escalation import transition_pathways
+
+            paths = transition_pathways(
+                s.design,
+                counts,
+                cohorts=pathways,
+                cohort_size=s.cohort_size,
+                target=s.target,
+                max_n=s.max_n if s.design == "boin" else None,
+                deescalate=deescalate,
+            )
         if fmt is OutputFormat.json:
-            console.print_json(json.dumps(result | {"levels": summary.to_dicts()}))
+            extra = {"levels": summary.to_dicts()}
+            if paths is not None:
+                extra["pathways"] = paths.to_dicts()
+            console.print_json(json.dumps(result | extra))
             return
         emit(summary.drop("DOSE") if s.labels == s.levels else summary, fmt)
         if fmt is OutputFormat.table:
             lines = [(k.replace("_", " "), "-" if v is None else str(v)) for k, v in result.items()]
             _print_lines(lines)
+        if paths is not None:
+            emit(paths, fmt)

@@ -255,7 +255,9 @@ class Simulation:
     early_stop: np.ndarray
 
 
-def _check_sim(true_p: Sequence[float], start: int, cohort_size: int, max_n: int) -> np.ndarray:
+def _check_sim(
+    true_p: Sequence[float] | np.ndarray, start: int, cohort_size: int, max_n: int
+) -> np.ndarray:
     p = np.asarray(true_p, dtype=float)
     if p.ndim != 1 or p.size == 0 or np.any((p < 0) | (p > 1)):
         raise InputError("true DLT rates must lie in [0, 1]", value=list(true_p))
@@ -267,7 +269,7 @@ def _check_sim(true_p: Sequence[float], start: int, cohort_size: int, max_n: int
 
 
 def simulate_boin(
-    true_p: Sequence[float],
+    true_p: Sequence[float] | np.ndarray,
     target: float,
     *,
     n_trials: int = 10_000,
@@ -331,7 +333,7 @@ def simulate_boin(
 
 
 def simulate_boin_loop(
-    true_p: Sequence[float],
+    true_p: Sequence[float] | np.ndarray,
     target: float,
     *,
     n_trials: int = 1000,

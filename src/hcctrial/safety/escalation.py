@@ -16,6 +16,7 @@ Cohort data tables (CSV) take one of two shapes:
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -187,3 +188,82 @@ def _current(counts: CohortCounts) -> int:
     if counts.current is None:
         raise InputError("the level of the last cohort is not known")
     return counts.current
+
+
+def _decider(
+    design: str, target: float | None, max_n: int | None, deescalate: bool
+) -> Callable[[Sequence[int], Sequence[int], int], Decision]:
+    key = design.strip().lower()
+    if key == "3+3":
+        from hcctrial.safety.three_plus_three import three_plus_three_decision
+
+        return lambda n, y, cur: three_plus_three_decision(n, y, cur, deescalate=deescalate)
+    if key == "boin":
+        from hcctrial.safety.boin import boin_decision
+
+        if target is None:
+            raise InputError("BOIN needs a target DLT rate", expected="--target, e.g. 0.3")
+        return lambda n, y, cur: boin_decision(n, y, cur, target, max_n=max_n)
+    raise InputError("unknown design", value=design, expected="3+3 or boin")
+
+
+def transition_pathways(
+    design: str,
+    counts: CohortCounts,
+    *,
+    cohorts: int = 2,
+    cohort_size: int = 3,
+    target: float | None = None,
+    max_n: int | None = None,
+    deescalate: bool = True,
+) -> pl.DataFrame:
+    """Dose-transition pathways: every DLT outcome of the next ``cohorts`` cohorts and the
+    decision each leads to, starting from the current decision.
+
+    One row per pathway: for cohort ``c`` (1-based) ``C{c}_AT`` (the level it is treated at),
+    ``C{c}_DLT`` (DLTs among its ``cohort_size`` patients) and ``C{c}_THEN`` (the decision
+    after it: "up to L", "stay at L", "down to L" or "stop, MTD L"); a pathway ends early
+    (nulls) when the trial stops.
+    """
+    decide = _decider(design, target, max_n, deescalate)
+    size = 3 if design.strip().lower() == "3+3" else cohort_size
+    names = counts.levels
+    start = decide(counts.n, counts.ndlt, _current(counts))
+    rows: list[dict[str, object]] = []
+
+    def describe(dec: Decision) -> str:
+        if dec.action == "stop":
+            return "stop, MTD " + (names[dec.mtd] if dec.mtd is not None else "none")
+        assert dec.level is not None
+        verb = {"escalate": "up to", "de-escalate": "down to", "stay": "stay at"}[dec.action]
+        return f"{verb} {names[dec.level]}"
+
+    def walk(n: list[int], y: list[int], dec: Decision, depth: int, row: dict[str, object]) -> None:
+        if depth == cohorts or dec.action == "stop" or dec.level is None:
+            rows.append(row)
+            return
+        level = dec.level
+        for x in range(size + 1):
+            n2, y2 = list(n), list(y)
+            n2[level] += size
+            y2[level] += x
+            nxt = decide(n2, y2, level)
+            walk(
+                n2,
+                y2,
+                nxt,
+                depth + 1,
+                row
+                | {
+                    f"C{depth + 1}_LEVEL": names[level],
+                    f"C{depth + 1}_DLT": x,
+                    f"C{depth + 1}_DECISION": describe(nxt),
+                },
+            )
+
+    walk(list(counts.n), list(counts.ndlt), start, 0, {})
+    columns = [f"C{c}_{part}" for c in range(1, cohorts + 1) for part in ("AT", "DLT", "THEN")]
+    return pl.DataFrame(
+        [{c: r.get(c) for c in columns} for r in rows],
+        schema={c: (pl.Int64 if c.endswith("_DLT") else pl.Utf8) for c in columns},
+    )

@@ -103,7 +103,7 @@ class ExactOC:
 
 
 def three_plus_three_oc(
-    true_p: Sequence[float], *, start: int = 0, deescalate: bool = True
+    true_p: Sequence[float] | np.ndarray, *, start: int = 0, deescalate: bool = True
 ) -> ExactOC:
     """Exact operating characteristics by enumerating every cohort outcome sequence.
 
