@@ -127,5 +127,6 @@ def register(app: typer.Typer) -> None:
         console.print(_summary_table(summary, auc_end))
         err_console.print(
             f"wrote nca.csv ({params.height} rows), change_from_baseline.csv, summary.csv, "
-            f"problems.csv ({samples.problems.height} LB rows not used) and figures to {out}"
+            f"problems.csv ({samples.problems.height} LB rows not used) and figures to {out}",
+            soft_wrap=True,
         )

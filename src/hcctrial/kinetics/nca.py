@@ -96,67 +96,75 @@ def nca(samples: pl.DataFrame, *, auc_end_days: float = 28.0) -> pl.DataFrame:
     if auc_end_days <= 0:
         raise InputError("AUC end day must be after day 0", value=auc_end_days, expected="> 0")
     end = float(auc_end_days)
-    s = samples.select(
-        "USUBJID",
-        "PARAMCD",
+    unit = pl.col("AVALU") if "AVALU" in samples.columns else pl.lit(None, pl.String)
+    raw = samples.select(
+        pl.col("USUBJID").cast(pl.String),
+        pl.col("PARAMCD").cast(pl.String),
         pl.col("ADY").cast(pl.Float64),
         pl.col("AVAL").cast(pl.Float64),
-        pl.col("BLQFL"),
-        pl.col("AVALU") if "AVALU" in samples.columns else pl.lit(None, pl.String).alias("AVALU"),
-    ).sort([*_G, "ADY"])
-    units = s.group_by(_G).agg(pl.col("AVALU").first())
-    pre = s.filter(pl.col("ADY") < 0).group_by(_G).agg(pl.col("AVAL").last().alias("PRE"))
-    post = s.filter(pl.col("ADY") >= 0).with_columns(pl.lit(False).alias("IMPUTED"))
-    groups = s.select(_G).unique()
-    has0 = post.filter(pl.col("ADY") == 0).select(_G).unique()
+        (pl.col("BLQFL") == "Y").fill_null(False).alias("_BLQ"),
+        unit.cast(pl.String).alias("AVALU"),
+    )
+    # one integer id per subject and test: every later step groups and joins on it
+    keys = (
+        raw.group_by(_G).agg(pl.col("AVALU").drop_nulls().first()).sort(_G).with_row_index("_GID")
+    )
+    s = raw.join(keys.select(*_G, "_GID"), on=_G).select("_GID", "ADY", "AVAL", "_BLQ")
+    s = s.sort("_GID", "ADY")
+    pre = s.filter(pl.col("ADY") < 0).group_by("_GID").agg(pl.col("AVAL").last().alias("PRE"))
+    post = s.filter(pl.col("ADY") >= 0)
+    counts = post.group_by("_GID").agg(pl.len().cast(pl.UInt32).alias("NSAMP"))
+    with_zero = post.filter(pl.col("ADY") == 0).select("_GID").unique()
     start = (
-        post.select(_G)
-        .unique()
-        .join(has0, on=_G, how="anti")
-        .join(pre, on=_G, how="left")
+        counts.select("_GID")
+        .join(with_zero, on="_GID", how="anti")
+        .join(pre, on="_GID", how="left")
         .select(
-            *_G,
+            "_GID",
             pl.lit(0.0).alias("ADY"),
             pl.col("PRE").fill_null(0.0).alias("AVAL"),
-            pl.when(pl.col("PRE").fill_null(0.0) > 0)
-            .then(pl.lit("N"))
-            .otherwise(pl.lit("Y"))
-            .alias("BLQFL"),
-            pl.lit(None, pl.String).alias("AVALU"),
-            pl.lit(True).alias("IMPUTED"),
-            pl.when(pl.col("PRE").is_null())
-            .then(pl.lit("assumed 0 (no sample on day 0 or before)"))
-            .otherwise(pl.lit("last pre-infusion value"))
-            .alias("C0SRC"),
+            (pl.col("PRE").fill_null(0.0) <= 0).alias("_BLQ"),
+            pl.lit(True).alias("_IMPUTED"),
         )
     )
-    prof = pl.concat([post.with_columns(pl.lit("observed").alias("C0SRC")), start]).sort(
-        [*_G, "ADY"]
+    c0src = start.select(
+        "_GID",
+        pl.when(pl.col("AVAL") > 0)
+        .then(pl.lit("last pre-infusion value"))
+        .when(pl.col("_GID").is_in(pre["_GID"].implode()))
+        .then(pl.lit("last pre-infusion value"))
+        .otherwise(pl.lit("assumed 0 (no sample on day 0 or before)"))
+        .alias("C0SRC"),
     )
-    measurable = (pl.col("AVAL") > 0) & (pl.col("BLQFL") != "Y")
-    prof = prof.with_columns(
-        pl.col("ADY").filter(measurable).min().over(_G).alias("_FIRST"),
-        pl.col("ADY").filter(measurable).max().over(_G).alias("TLAST"),
-    ).filter(
+    prof = pl.concat(
+        [post.with_columns(pl.lit(False).alias("_IMPUTED")), start], how="vertical"
+    ).sort("_GID", "ADY")
+    measurable = (pl.col("AVAL") > 0) & ~pl.col("_BLQ")
+    bounds = (
+        prof.filter(measurable)
+        .group_by("_GID")
+        .agg(pl.col("ADY").min().alias("_FIRST"), pl.col("ADY").max().alias("TLAST"))
+    )
+    prof = prof.join(bounds, on="_GID", how="left").filter(
         measurable
         | pl.col("_FIRST").is_null()
         | (pl.col("ADY") < pl.col("_FIRST"))
         | (pl.col("ADY") > pl.col("TLAST"))
     )
-    t1, c1 = pl.col("ADY").shift(1).over(_G), pl.col("AVAL").shift(1).over(_G)
-    t2, c2 = pl.col("ADY"), pl.col("AVAL")
-    prof = prof.with_columns(
-        t1.alias("_T1"),
-        c1.alias("_C1"),
-        _segment_auc(t1, c1, t2, c2).fill_null(0.0).alias("_SEG"),
+    same = pl.col("_GID") == pl.col("_GID").shift(1)
+    t1 = pl.when(same).then(pl.col("ADY").shift(1))
+    c1 = pl.when(same).then(pl.col("AVAL").shift(1))
+    prof = prof.with_columns(t1.alias("_T1"), c1.alias("_C1")).with_columns(
+        _segment_auc(pl.col("_T1"), pl.col("_C1"), pl.col("ADY"), pl.col("AVAL"))
+        .fill_null(0.0)
+        .alias("_SEG")
     )
     crossing = (pl.col("_T1") < end) & (pl.col("ADY") > end)
     c_end = _interpolate(pl.col("_T1"), pl.col("_C1"), pl.col("ADY"), pl.col("AVAL"), end)
     partial = _segment_auc(pl.col("_T1"), pl.col("_C1"), pl.lit(end), c_end)
-    observed = ~pl.col("IMPUTED")
+    observed = ~pl.col("_IMPUTED")
     cmax = pl.col("AVAL").filter(observed).max()
-    out = prof.group_by(_G).agg(
-        pl.col("C0SRC").filter(pl.col("ADY") == 0).first().alias("C0SRC"),
+    out = prof.group_by("_GID").agg(
         cmax.alias("CMAX"),
         pl.col("ADY")
         .filter(observed & (pl.col("AVAL") == cmax) & (cmax > 0))
@@ -172,13 +180,13 @@ def nca(samples: pl.DataFrame, *, auc_end_days: float = 28.0) -> pl.DataFrame:
         pl.col("ADY").max().alias("_MAXT"),
         pl.col("AVAL").last().alias("_LASTC"),
     )
-    reaches = (pl.col("_MAXT") >= end) | pl.col("_CROSS")
-    zero_tail = pl.col("_LASTC") == 0
+    reaches = (pl.col("_MAXT") >= end) | pl.col("_CROSS") | (pl.col("_LASTC") == 0)
+    no_meas = pl.col("TLAST").is_null()
     out = out.with_columns(
-        pl.when(reaches | zero_tail).then(pl.col("_FULL") + pl.col("_PART")).alias("AUCEND"),
-        pl.when(pl.col("TLAST").is_null())
+        pl.when(reaches).then(pl.col("_FULL") + pl.col("_PART")).alias("AUCEND"),
+        pl.when(no_meas)
         .then(pl.lit("no measurable sample on or after the first infusion"))
-        .when(~(reaches | zero_tail))
+        .when(~reaches)
         .then(
             pl.format(
                 "AUC0-{}d not computed: the last sample (day {}) is before day {} and still "
@@ -189,25 +197,28 @@ def nca(samples: pl.DataFrame, *, auc_end_days: float = 28.0) -> pl.DataFrame:
             )
         )
         .alias("REASON"),
-        pl.when(pl.col("TLAST").is_null())
-        .then(pl.lit("N"))
-        .when(pl.col("TLAST") >= pl.col("LASTDY"))
+        pl.when(~no_meas & (pl.col("TLAST") >= pl.col("LASTDY")))
         .then(pl.lit("Y"))
         .otherwise(pl.lit("N"))
         .alias("PERSISTFL"),
-        pl.when(pl.col("TLAST").is_null()).then(0.0).otherwise(pl.col("AUCLAST")).alias("AUCLAST"),
-        pl.lit(end).alias("AUCENDDY"),
+        pl.when(no_meas).then(0.0).otherwise(pl.col("AUCLAST")).alias("AUCLAST"),
     )
-    none_after = groups.join(out.select(_G), on=_G, how="anti").with_columns(
-        pl.lit(0, pl.UInt32).alias("NSAMP"),
-        pl.lit("no sample on or after the first infusion").alias("REASON"),
-        pl.lit("N").alias("PERSISTFL"),
-        pl.lit(end).alias("AUCENDDY"),
-    )
-    counts = post.group_by(_G).agg(pl.len().cast(pl.UInt32).alias("NSAMP"))
-    out = out.join(counts, on=_G, how="left")
-    out = pl.concat([out, none_after], how="diagonal_relaxed").join(units, on=_G, how="left")
-    out = out.with_columns(
-        pl.when(pl.col("AVALU").is_not_null()).then(pl.format("{}*day", "AVALU")).alias("AUCU"),
+    out = (
+        keys.join(out, on="_GID", how="left")
+        .join(counts, on="_GID", how="left")
+        .join(c0src, on="_GID", how="left")
+        .with_columns(
+            pl.when(pl.col("NSAMP").is_null())
+            .then(pl.lit("no sample on or after the first infusion"))
+            .otherwise(pl.col("REASON"))
+            .alias("REASON"),
+            pl.col("NSAMP").fill_null(0),
+            pl.col("PERSISTFL").fill_null("N"),
+            pl.when(pl.col("NSAMP").is_not_null())
+            .then(pl.col("C0SRC").fill_null("observed"))
+            .alias("C0SRC"),
+            pl.lit(end).alias("AUCENDDY"),
+            pl.when(pl.col("AVALU").is_not_null()).then(pl.format("{}*day", "AVALU")).alias("AUCU"),
+        )
     )
     return out.select(NCA_COLUMNS).sort(_G)
