@@ -22,6 +22,7 @@ from hcctrial.cli import response as _response
 from hcctrial.cli import safety as _safety
 from hcctrial.cli import schedule as _schedule
 from hcctrial.cli import screen as _screen
+from hcctrial.cli import simulate as _simulate
 from hcctrial.errors import HcctrialError
 
 app = typer.Typer(
@@ -44,6 +45,7 @@ _MODULES = (
     _safety,
     _schedule,
     _kinetics,
+    _simulate,
 )
 
 for _module in _MODULES:
