@@ -1,0 +1,637 @@
+"""The JSON API (OpenAPI at ``/openapi.json``, interactive docs switched off: no outside
+resources). Every endpoint checks the user's role and site; another site's subject answers 404.
+Bad input answers 422 with one message per field (``detail: [{loc, msg, type}]``)."""
+
+# No ``from __future__ import annotations`` here: the per-domain routes are made in a loop and
+# FastAPI must see each form class itself, not its name.
+
+import io
+import zipfile
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from fastapi import APIRouter, Depends, HTTPException, Request, Response
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from hcctrial.web import service
+from hcctrial.web.auth import (
+    Principal,
+    TooManyAttemptsError,
+    add_user,
+    authenticate,
+    create_api_token,
+    create_web_session,
+    end_web_session,
+    verify_password,
+)
+from hcctrial.web.checks import FORMS
+from hcctrial.web.db import AuditEntry, Query, QueryMessage, Record, Site, Study, Subject, User
+from hcctrial.web.deps import (
+    COOKIE,
+    current_principal,
+    db_session,
+    load_query,
+    load_record,
+    load_subject,
+    require,
+    subject_json,
+)
+from hcctrial.web.derived import subject_calendar, subject_eligibility
+from hcctrial.web.export import export_study
+
+router = APIRouter(prefix="/api")
+
+
+def principal_dep(request: Request, session: Session = Depends(db_session)) -> Principal:
+    """FastAPI dependency: the authenticated user (see :func:`current_principal`)."""
+    return current_principal(request, session)
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class LoginBody(_Body):
+    username: str = Field(min_length=1, max_length=80)
+    password: str = Field(min_length=1, max_length=200)
+
+
+class MembershipBody(_Body):
+    role: Literal["admin", "investigator", "coordinator", "monitor", "statistician", "auditor"]
+    site_id: int | None = None
+
+
+class UserBody(_Body):
+    username: str = Field(min_length=1, max_length=80)
+    full_name: str = Field(min_length=1, max_length=200)
+    password: str = Field(min_length=12, max_length=200)
+    roles: list[MembershipBody] = Field(min_length=1)
+
+
+class TokenBody(_Body):
+    name: str = Field(min_length=1, max_length=80)
+
+
+class SiteBody(_Body):
+    code: str = Field(min_length=1, max_length=20, pattern=r"^[A-Za-z0-9-]+$")
+    name: str = Field(min_length=1, max_length=200)
+
+
+class StudyBody(_Body):
+    protocol: str = Field(min_length=1, description="built-in protocol id, or protocol YAML text")
+    sites: list[SiteBody] = Field(min_length=1)
+    seed: int | None = Field(default=None, ge=0, lt=2**63)
+    strata: dict[str, list[str]] | None = None
+    per_stratum: int | None = Field(default=None, ge=1, le=100_000)
+
+
+class SubjectBody(_Body):
+    site_id: int
+    subjid: str = Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9-]+$")
+    sex: Literal["M", "F", "U", "UNDIFFERENTIATED"]
+    birth_dtc: str | None = Field(default=None, max_length=10)
+    race: str | None = Field(default=None, max_length=80)
+    ethnic: str | None = Field(default=None, max_length=80)
+    country: str | None = Field(default=None, max_length=3)
+    screened_dtc: str = Field(min_length=10, max_length=10)
+    usubjid: str | None = Field(default=None, max_length=80, pattern=r"^[A-Za-z0-9-]+$")
+
+
+class TransitionBody(_Body):
+    to: str = Field(max_length=20)
+    date: str = Field(min_length=4, max_length=19)
+    detail: dict[str, Any] | None = None
+    reason: str | None = Field(default=None, max_length=500)
+
+
+class RecordChangeBody(_Body):
+    data: dict[str, Any]
+    reason: str = Field(min_length=1, max_length=500)
+    version: int = Field(ge=1)
+
+
+class ReasonBody(_Body):
+    reason: str = Field(min_length=1, max_length=500)
+
+
+class SignBody(_Body):
+    password: str = Field(min_length=1, max_length=200)
+    meaning: Literal["review", "approval", "responsibility", "authorship"]
+
+
+class QueryBody(_Body):
+    text: str = Field(min_length=1, max_length=2000)
+    record_id: int | None = None
+    field: str | None = Field(default=None, max_length=40)
+
+
+class QueryActionBody(_Body):
+    text: str = Field(min_length=1, max_length=2000)
+
+
+def _client(request: Request) -> str:
+    return request.client.host if request.client else "?"
+
+
+@router.post("/login", tags=["auth"])
+def login(body: LoginBody, request: Request, response: Response) -> dict[str, str]:
+    """Password login; sets the session cookie and returns the CSRF token."""
+    sessions = request.app.state.sessions
+    with sessions() as session:
+        try:
+            user = authenticate(session, body.username, body.password, _client(request))
+        except TooManyAttemptsError:
+            raise HTTPException(429, "too many failed logins; try again later") from None
+        session.commit()
+        if user is None:
+            raise HTTPException(401, "wrong user name or password")
+        session.info["user"] = user.username
+        token, csrf = create_web_session(session, user)
+        session.commit()
+    response.set_cookie(
+        COOKIE,
+        token,
+        httponly=True,
+        samesite="strict",
+        secure=bool(request.app.state.secure_cookies),
+        path="/",
+    )
+    return {"csrf_token": csrf, "username": user.username}
+
+
+@router.post("/logout", tags=["auth"])
+def logout(
+    request: Request,
+    response: Response,
+    principal: Principal = Depends(principal_dep),
+    session: Session = Depends(db_session),
+) -> dict[str, str]:
+    """End the browser session."""
+    cookie = request.cookies.get(COOKIE)
+    if cookie:
+        end_web_session(session, cookie)
+    response.delete_cookie(COOKIE, path="/")
+    return {"status": "logged out"}
+
+
+@router.get("/me", tags=["auth"])
+def me(principal: Principal = Depends(principal_dep)) -> dict[str, Any]:
+    """Who is logged in, with roles and sites."""
+    return {
+        "username": principal.username,
+        "full_name": principal.full_name,
+        "memberships": [{"role": r, "site_id": s} for r, s in principal.memberships],
+    }
+
+
+@router.post("/tokens", tags=["auth"])
+def new_token(
+    body: TokenBody,
+    principal: Principal = Depends(principal_dep),
+    session: Session = Depends(db_session),
+) -> dict[str, str]:
+    """A new API token for scripts (shown once)."""
+    user = session.get(User, principal.user_id)
+    assert user is not None
+    return {"token": create_api_token(session, user, body.name)}
+
+
+@router.post("/users", tags=["admin"], status_code=201)
+def new_user(
+    body: UserBody,
+    principal: Principal = Depends(principal_dep),
+    session: Session = Depends(db_session),
+) -> dict[str, Any]:
+    """Create a user with roles at sites (admin)."""
+    require(principal, "users.manage")
+    for m in body.roles:
+        if m.site_id is not None and session.get(Site, m.site_id) is None:
+            raise HTTPException(422, [{"loc": ["body", "roles"], "msg": "unknown site"}])
+    user = add_user(
+        session,
+        body.username,
+        body.full_name,
+        body.password,
+        [(m.role, m.site_id) for m in body.roles],
+    )
+    return {"id": user.id, "username": user.username}
+
+
+@router.post("/studies", tags=["admin"], status_code=201)
+def new_study(
+    body: StudyBody,
+    principal: Principal = Depends(principal_dep),
+    session: Session = Depends(db_session),
+) -> dict[str, Any]:
+    """Set up a study (or a new protocol version) from a protocol; makes the randomization list."""
+    require(principal, "study.setup")
+    text = body.protocol if "\n" in body.protocol else service.protocol_source(body.protocol)
+    study = service.setup_study(
+        session,
+        text,
+        [(s.code, s.name) for s in body.sites],
+        seed=body.seed,
+        strata=body.strata,
+        per_stratum=body.per_stratum,
+    )
+    return {"id": study.id, "protocol_id": study.protocol_id}
+
+
+@router.get("/studies", tags=["studies"])
+def list_studies(
+    principal: Principal = Depends(principal_dep), session: Session = Depends(db_session)
+) -> list[dict[str, Any]]:
+    """Studies with the sites the user may see."""
+    visible = principal.sites("subject.read")
+    out = []
+    for study in session.scalars(select(Study).order_by(Study.id)):
+        sites = session.scalars(select(Site).where(Site.study_id == study.id).order_by(Site.code))
+        out.append(
+            {
+                "id": study.id,
+                "protocol_id": study.protocol_id,
+                "title": study.title,
+                "enrolment_target": study.enrolment_target,
+                "sites": [
+                    {"id": s.id, "code": s.code, "name": s.name}
+                    for s in sites
+                    if visible is None or s.id in visible
+                ],
+            }
+        )
+    return out
+
+
+def dashboard_counts(session: Session, principal: Principal, study_id: int) -> dict[str, Any]:
+    """Enrolment against target and subjects by state, open queries (the user's sites)."""
+    study = session.get(Study, study_id)
+    if study is None:
+        raise HTTPException(404, "study not found")
+    require(principal, "subject.read")
+    sites = principal.sites("subject.read")
+    base = select(Subject.state, func.count()).where(Subject.study_id == study_id)
+    if sites is not None:
+        base = base.where(Subject.site_id.in_(sites))
+    by_state = {state: n for state, n in session.execute(base.group_by(Subject.state)).all()}
+    queries = (
+        select(func.count())
+        .select_from(Query)
+        .join(Subject, Subject.id == Query.subject_id)
+        .where(Subject.study_id == study_id, Query.status != "closed")
+    )
+    if sites is not None:
+        queries = queries.where(Subject.site_id.in_(sites))
+    enrolled = sum(
+        n
+        for s, n in by_state.items()
+        if s not in ("screened", "consented", "eligible", "ineligible")
+    )
+    return {
+        "study": study.protocol_id,
+        "title": study.title,
+        "enrolment_target": study.enrolment_target,
+        "enrolled": enrolled,
+        "subjects_by_state": by_state,
+        "open_queries": session.scalar(queries) or 0,
+    }
+
+
+@router.get("/studies/{study_id}/dashboard", tags=["studies"])
+def dashboard(
+    study_id: int,
+    principal: Principal = Depends(principal_dep),
+    session: Session = Depends(db_session),
+) -> dict[str, Any]:
+    """Study dashboard counts for the user's sites."""
+    return dashboard_counts(session, principal, study_id)
+
+
+@router.get("/studies/{study_id}/export", tags=["studies"])
+def export(
+    study_id: int,
+    principal: Principal = Depends(principal_dep),
+    session: Session = Depends(db_session),
+) -> StreamingResponse:
+    """The study as SDTM CSV files in a zip (statistician; the sites the user may see)."""
+    require(principal, "export")
+    data = export_study(session, study_id, site_ids=principal.sites("export"))
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, df in data.items():
+            derived = [c for c in df.columns if c.endswith(("DT", "DTF")) and f"{c}C" in df.columns]
+            archive.writestr(f"{name.lower()}.csv", df.drop(derived).write_csv())
+    buffer.seek(0)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    headers = {"Content-Disposition": f'attachment; filename="study-{study_id}-{stamp}.zip"'}
+    return StreamingResponse(buffer, media_type="application/zip", headers=headers)
+
+
+@router.get("/subjects", tags=["subjects"])
+def list_subjects(
+    study_id: int | None = None,
+    principal: Principal = Depends(principal_dep),
+    session: Session = Depends(db_session),
+) -> list[dict[str, Any]]:
+    """Subjects of the user's sites."""
+    require(principal, "subject.read")
+    sites = principal.sites("subject.read")
+    query = select(Subject).order_by(Subject.usubjid)
+    if study_id is not None:
+        query = query.where(Subject.study_id == study_id)
+    if sites is not None:
+        query = query.where(Subject.site_id.in_(sites))
+    return [subject_json(s) for s in session.scalars(query)]
+
+
+@router.post("/subjects", tags=["subjects"], status_code=201)
+def new_subject(
+    body: SubjectBody,
+    principal: Principal = Depends(principal_dep),
+    session: Session = Depends(db_session),
+) -> dict[str, Any]:
+    """Register a screened subject at a site of the user."""
+    site = session.get(Site, body.site_id)
+    if site is None or not principal.can("subject.write", site.id):
+        raise HTTPException(403, "you cannot register subjects at this site")
+    subject = service.create_subject(
+        session, site, body.model_dump(exclude_none=True), principal.username
+    )
+    return subject_json(subject)
+
+
+@router.get("/subjects/{subject_id}", tags=["subjects"])
+def get_subject(
+    subject_id: int,
+    principal: Principal = Depends(principal_dep),
+    session: Session = Depends(db_session),
+) -> dict[str, Any]:
+    """One subject (404 for another site's subject)."""
+    return subject_json(load_subject(session, principal, subject_id))
+
+
+@router.post("/subjects/{subject_id}/transitions", tags=["subjects"])
+def subject_transition(
+    subject_id: int,
+    body: TransitionBody,
+    principal: Principal = Depends(principal_dep),
+    session: Session = Depends(db_session),
+) -> dict[str, Any]:
+    """Move the subject through the state machine (eligibility: investigators only)."""
+    permission = "eligibility.sign" if body.to in ("eligible", "ineligible") else "subject.write"
+    subject = load_subject(session, principal, subject_id, permission)
+    if body.reason:
+        session.info["reason"] = body.reason
+    service.transition(session, subject, body.to, body.date, principal.username, body.detail)
+    return subject_json(subject)
+
+
+@router.get("/subjects/{subject_id}/eligibility", tags=["subjects"])
+def eligibility(
+    subject_id: int,
+    as_of: str | None = None,
+    principal: Principal = Depends(principal_dep),
+    session: Session = Depends(db_session),
+) -> dict[str, Any]:
+    """The screening engine's decision, criterion by criterion."""
+    subject = load_subject(session, principal, subject_id)
+    try:
+        day = datetime.fromisoformat(as_of).date() if as_of else datetime.now(UTC).date()
+    except ValueError:
+        raise HTTPException(422, [{"loc": ["query", "as_of"], "msg": "not a date"}]) from None
+    decision = subject_eligibility(session, subject, day)
+    return {
+        "decision": decision.decision,
+        "detail": decision.detail,
+        "criteria": [
+            {
+                "id": r.criterion.id,
+                "kind": r.criterion.kind,
+                "status": r.status,
+                "effect": r.effect,
+                "why": r.reason,
+            }
+            for r in decision.results
+        ],
+    }
+
+
+@router.get("/subjects/{subject_id}/calendar", tags=["subjects"])
+def calendar(
+    subject_id: int,
+    principal: Principal = Depends(principal_dep),
+    session: Session = Depends(db_session),
+) -> dict[str, Any]:
+    """Planned visits from the protocol schedule (from the first treatment)."""
+    subject = load_subject(session, principal, subject_id)
+    table, why = subject_calendar(session, subject)
+    if table is None:
+        return {"visits": [], "reason": why}
+    cols = [c for c in ("VISIT", "EVENT", "PLANDT", "WINLODT", "WINHIDT") if c in table.columns]
+    return {
+        "visits": [{k: str(v) for k, v in row.items()} for row in table.select(cols).to_dicts()]
+    }
+
+
+def _record_json(record: Record) -> dict[str, Any]:
+    return {
+        "id": record.id,
+        "domain": record.domain,
+        "data": record.data,
+        "status": record.status,
+        "version": record.version,
+        "locked": record.locked,
+        "signed_by": record.signed_by,
+        "signature_meaning": record.signature_meaning,
+        "created_by": record.created_by,
+    }
+
+
+@router.get("/subjects/{subject_id}/records", tags=["records"])
+def list_records(
+    subject_id: int,
+    domain: str | None = None,
+    principal: Principal = Depends(principal_dep),
+    session: Session = Depends(db_session),
+) -> list[dict[str, Any]]:
+    """The subject's records (optionally one domain)."""
+    subject = load_subject(session, principal, subject_id)
+    query = select(Record).where(Record.subject_id == subject.id).order_by(Record.id)
+    if domain:
+        query = query.where(Record.domain == domain.upper())
+    return [_record_json(r) for r in session.scalars(query)]
+
+
+def _make_entry_route(domain: str, form: type[BaseModel]) -> None:
+    def enter(
+        subject_id: int,
+        body: form,  # type: ignore[valid-type]
+        principal: Principal = Depends(principal_dep),
+        session: Session = Depends(db_session),
+    ) -> dict[str, Any]:
+        subject = load_subject(session, principal, subject_id, "subject.write")
+        payload = body.model_dump(exclude_none=True)  # type: ignore[attr-defined]
+        record = service.save_record(session, subject, domain, payload, principal.username)
+        return _record_json(record)
+
+    enter.__doc__ = f"Enter one {domain} record ({form.__doc__ or ''})."
+    router.add_api_route(
+        f"/subjects/{{subject_id}}/records/{domain}",
+        enter,
+        methods=["POST"],
+        status_code=201,
+        tags=["records"],
+        name=f"enter_{domain.lower()}",
+    )
+
+
+for _domain, _form in FORMS.items():
+    _make_entry_route(_domain, _form)
+
+
+@router.put("/records/{record_id}", tags=["records"])
+def change_record(
+    record_id: int,
+    body: RecordChangeBody,
+    principal: Principal = Depends(principal_dep),
+    session: Session = Depends(db_session),
+) -> dict[str, Any]:
+    """Change saved data: needs the reason and the version read (409 when stale)."""
+    record, subject = load_record(session, principal, record_id, "subject.write")
+    session.info["reason"] = body.reason
+    service.save_record(
+        session,
+        subject,
+        record.domain,
+        body.data,
+        principal.username,
+        record=record,
+        expected_version=body.version,
+    )
+    return _record_json(record)
+
+
+@router.post("/records/{record_id}/delete", tags=["records"])
+def delete_record(
+    record_id: int,
+    body: ReasonBody,
+    principal: Principal = Depends(principal_dep),
+    session: Session = Depends(db_session),
+) -> dict[str, Any]:
+    """Mark a record deleted (kept with its history)."""
+    record, _ = load_record(session, principal, record_id, "subject.write")
+    session.info["reason"] = body.reason
+    service.delete_record(session, record)
+    return _record_json(record)
+
+
+@router.post("/records/{record_id}/sign", tags=["records"])
+def sign_record(
+    record_id: int,
+    body: SignBody,
+    principal: Principal = Depends(principal_dep),
+    session: Session = Depends(db_session),
+) -> dict[str, Any]:
+    """Lock and sign a record: the investigator re-enters the password (21 CFR 11.200)."""
+    record, _ = load_record(session, principal, record_id, "record.sign")
+    user = session.get(User, principal.user_id)
+    if user is None or not verify_password(user.password_hash, body.password):
+        raise HTTPException(401, "wrong password")
+    session.info["reason"] = f"signature: {body.meaning}"
+    service.sign_record(session, record, user.full_name, body.meaning)
+    return _record_json(record)
+
+
+def _query_json(session: Session, query: Query) -> dict[str, Any]:
+    messages = session.scalars(
+        select(QueryMessage).where(QueryMessage.query_id == query.id).order_by(QueryMessage.id)
+    )
+    return {
+        "id": query.id,
+        "subject_id": query.subject_id,
+        "record_id": query.record_id,
+        "field": query.field,
+        "status": query.status,
+        "origin": query.origin,
+        "text": query.text,
+        "history": [
+            {"action": m.action, "text": m.text, "by": m.by_user, "at": m.at.isoformat()}
+            for m in messages
+        ],
+    }
+
+
+@router.post("/subjects/{subject_id}/queries", tags=["queries"], status_code=201)
+def new_query(
+    subject_id: int,
+    body: QueryBody,
+    principal: Principal = Depends(principal_dep),
+    session: Session = Depends(db_session),
+) -> dict[str, Any]:
+    """Open a query (monitor)."""
+    subject = load_subject(session, principal, subject_id, "query.open")
+    query = service.open_query(
+        session, subject, body.text, principal.username, record_id=body.record_id, field=body.field
+    )
+    return _query_json(session, query)
+
+
+@router.get("/subjects/{subject_id}/queries", tags=["queries"])
+def list_queries(
+    subject_id: int,
+    principal: Principal = Depends(principal_dep),
+    session: Session = Depends(db_session),
+) -> list[dict[str, Any]]:
+    """The subject's queries with their history."""
+    subject = load_subject(session, principal, subject_id)
+    queries = session.scalars(
+        select(Query).where(Query.subject_id == subject.id).order_by(Query.id)
+    )
+    return [_query_json(session, q) for q in queries]
+
+
+@router.post("/queries/{query_id}/{action}", tags=["queries"])
+def query_action(
+    query_id: int,
+    action: Literal["answer", "close", "reopen"],
+    body: QueryActionBody,
+    principal: Principal = Depends(principal_dep),
+    session: Session = Depends(db_session),
+) -> dict[str, Any]:
+    """Answer (site staff), close or reopen (monitor) a query."""
+    permission = "query.answer" if action == "answer" else "query.close"
+    query, _ = load_query(session, principal, query_id, permission)
+    service.act_on_query(session, query, action, body.text, principal.username)
+    return _query_json(session, query)
+
+
+@router.get("/audit", tags=["audit"])
+def audit_trail(
+    after: int = 0,
+    limit: int = 100,
+    principal: Principal = Depends(principal_dep),
+    session: Session = Depends(db_session),
+) -> list[dict[str, Any]]:
+    """Audit entries after sequence number ``after`` (auditors with access to every site)."""
+    if principal.sites("audit.read") is not None:
+        raise HTTPException(403, "the audit trail is open to auditors of every site")
+    limit = max(1, min(limit, 1000))
+    rows = session.scalars(
+        select(AuditEntry).where(AuditEntry.seq > after).order_by(AuditEntry.seq).limit(limit)
+    )
+    return [
+        {
+            "seq": e.seq,
+            "at": e.at,
+            "user": e.user,
+            "action": e.action,
+            "table": e.table_name,
+            "row_id": e.row_id,
+            "changes": e.changes,
+            "reason": e.reason,
+            "hash": e.hash,
+        }
+        for e in rows
+    ]

@@ -1,0 +1,304 @@
+"""Entry forms as SDTM rows and the edit checks that run when they are saved.
+
+Each form is a pydantic model whose fields are the SDTM variables of one domain (so a saved
+record exports unchanged). Type and required-field checks come from the model (FastAPI answers
+422 with one message per field); :func:`edit_check` adds the checks that need more than one
+field or outside knowledge, in the same 422 shape:
+
+- units: the unit must fit the analyte (:func:`hcctrial.clinical.units.check_unit`); the value
+  and its normal range are converted to the standard unit (``LBSTRESN``, ``LBSTNRLO/HI``);
+- ranges: a lower limit below the upper one; a count, concentration, diameter or dose is never
+  negative; vital signs inside the entry limits of :data:`VITAL_LIMITS`;
+- dates: ISO 8601 (partial allowed), not in the future, not before birth, not after death,
+  start on or before end;
+- controlled terms: CTCAE grade 1-5, Y/N flags, RECIST lesion roles and test codes.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from hcctrial.clinical.units import canonical_unit, check_unit, convert, known_analytes
+from hcctrial.errors import HcctrialError
+
+__all__ = [
+    "FORMS",
+    "VITAL_LIMITS",
+    "FieldProblem",
+    "edit_check",
+    "is_iso_date",
+]
+
+_ISO = re.compile(
+    r"^\d{4}(-(0[1-9]|1[0-2])(-(0[1-9]|[12]\d|3[01])(T([01]\d|2[0-3]):[0-5]\d(:[0-5]\d)?)?)?)?$"
+)
+
+#: Entry limits of vital signs in standard units. They catch typing and unit errors (a weight
+#: in pounds, a temperature in Fahrenheit), not clinical abnormality: each is beyond values
+#: recorded in adults (Guinness records for weight/height; Wilkinson et al., "Oxford Handbook
+#: of Clinical Medicine" 10th ed. for survivable vital-sign extremes).
+VITAL_LIMITS: dict[str, tuple[float, float, str]] = {
+    "WEIGHT": (20.0, 350.0, "kg"),
+    "HEIGHT": (100.0, 250.0, "cm"),
+    "SYSBP": (40.0, 300.0, "mmHg"),
+    "DIABP": (20.0, 200.0, "mmHg"),
+    "PULSE": (20.0, 250.0, "beats/min"),
+    "RESP": (4.0, 70.0, "breaths/min"),
+    "TEMP": (30.0, 45.0, "C"),
+    "OXYSAT": (50.0, 100.0, "%"),
+}
+
+
+class FieldProblem(BaseModel):
+    """One failed edit check: the field and what is expected."""
+
+    field: str
+    message: str
+
+
+def is_iso_date(text: str) -> bool:
+    """True for ISO 8601 calendar dates and date-times to the minute or second, partial allowed."""
+    return bool(_ISO.match(text))
+
+
+class _Form(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    VISIT: str | None = Field(default=None, max_length=40)
+    VISITNUM: float | None = Field(default=None, ge=0)
+
+
+class LabForm(_Form):
+    """A lab result (SDTM LB) in the unit it was reported in."""
+
+    LBTESTCD: str = Field(min_length=1, max_length=8, pattern=r"^[A-Z][A-Z0-9_]*$")
+    LBTEST: str | None = Field(default=None, max_length=40)
+    LBCAT: str | None = Field(default=None, max_length=40)
+    LBORRES: float
+    LBORRESU: str | None = Field(default=None, max_length=20)
+    LBORNRLO: float | None = None
+    LBORNRHI: float | None = None
+    LBSTRESU: str | None = Field(default=None, max_length=20)
+    LBDTC: str = Field(min_length=4, max_length=19)
+
+
+class VitalForm(_Form):
+    """A vital sign (SDTM VS) in standard units."""
+
+    VSTESTCD: str = Field(min_length=1, max_length=8, pattern=r"^[A-Z][A-Z0-9_]*$")
+    VSTEST: str | None = Field(default=None, max_length=40)
+    VSSTRESN: float
+    VSSTRESU: str | None = Field(default=None, max_length=20)
+    VSDTC: str = Field(min_length=4, max_length=19)
+
+
+class LesionForm(_Form):
+    """A lesion identified at baseline or later (SDTM TU)."""
+
+    TULNKID: str = Field(min_length=1, max_length=20)
+    TUTESTCD: str = "TUMIDENT"
+    TUTEST: str | None = "Tumor Identification"
+    TUORRES: str | None = None
+    TUSTRESC: Literal["TARGET", "NON-TARGET", "NEW"]
+    TULOC: str | None = Field(default=None, max_length=60)
+    TUMETHOD: str | None = Field(default=None, max_length=40)
+    TUEVAL: str | None = Field(default=None, max_length=40)
+    TUDTC: str = Field(min_length=4, max_length=19)
+
+
+class MeasurementForm(_Form):
+    """A lesion measurement or state (SDTM TR)."""
+
+    TRGRPID: Literal["TARGET", "NON-TARGET", "NEW"] | None = None
+    TRLNKID: str = Field(min_length=1, max_length=20)
+    TRTESTCD: Literal[
+        "LDIAM", "SAXIS", "DIAMETER", "SUMDIAM", "LPERP", "TUMSTATE", "VIABLDIAM", "ENHPATT"
+    ]
+    TRTEST: str | None = Field(default=None, max_length=40)
+    TRORRES: str | None = Field(default=None, max_length=40)
+    TRORRESU: Literal["mm", "cm"] | None = None
+    TRSTRESC: str | None = Field(default=None, max_length=40)
+    TRSTRESN: float | None = None
+    TRSTRESU: Literal["mm", "cm"] | None = None
+    TRMETHOD: str | None = Field(default=None, max_length=40)
+    TREVAL: str | None = Field(default=None, max_length=40)
+    TRDTC: str = Field(min_length=4, max_length=19)
+
+
+class AdverseEventForm(_Form):
+    """An adverse event (SDTM AE) with its CTCAE term and grade."""
+
+    AETERM: str = Field(min_length=1, max_length=200)
+    AEDECOD: str | None = Field(default=None, max_length=200)
+    AEBODSYS: str | None = Field(default=None, max_length=200)
+    AECAT: str | None = Field(default=None, max_length=40)
+    AETOXGR: Literal["1", "2", "3", "4", "5"]
+    AESER: Literal["Y", "N"] | None = None
+    AEREL: str | None = Field(default=None, max_length=40)
+    AEOUT: str | None = Field(default=None, max_length=60)
+    AESTDTC: str = Field(min_length=4, max_length=19)
+    AEENDTC: str | None = Field(default=None, min_length=4, max_length=19)
+
+
+class DoseForm(_Form):
+    """A dose given (SDTM EX)."""
+
+    EXTRT: str = Field(min_length=1, max_length=200)
+    EXCAT: str | None = Field(default=None, max_length=40)
+    EXDOSE: float | None = Field(default=None, ge=0)
+    EXDOSU: str | None = Field(default=None, max_length=40)
+    EXROUTE: str | None = Field(default=None, max_length=40)
+    EXSTDTC: str = Field(min_length=4, max_length=19)
+    EXENDTC: str | None = Field(default=None, min_length=4, max_length=19)
+
+
+class FindingsForm(_Form):
+    """Screening findings the eligibility criteria read (``ecog``, ``bclc_stage``, ...: the
+    names of :mod:`hcctrial.protocol.vocabulary`); kept for screening, not exported as SDTM."""
+
+    FINDINGS: dict[str, bool | float | str]
+    DTC: str = Field(min_length=10, max_length=19)
+    WEIGHT_KG: float | None = Field(default=None, gt=0)
+    HEIGHT_CM: float | None = Field(default=None, gt=0)
+
+
+#: Domain -> its entry form.
+FORMS: dict[str, type[_Form]] = {
+    "FINDINGS": FindingsForm,
+    "LB": LabForm,
+    "VS": VitalForm,
+    "TU": LesionForm,
+    "TR": MeasurementForm,
+    "AE": AdverseEventForm,
+    "EX": DoseForm,
+}
+
+_START_END = {"AE": ("AESTDTC", "AEENDTC"), "EX": ("EXSTDTC", "EXENDTC")}
+_DATE_FIELDS = {
+    "LB": ("LBDTC",),
+    "VS": ("VSDTC",),
+    "TU": ("TUDTC",),
+    "TR": ("TRDTC",),
+    "AE": ("AESTDTC", "AEENDTC"),
+    "EX": ("EXSTDTC", "EXENDTC"),
+    "FINDINGS": ("DTC",),
+}
+
+
+def _before(a: str, b: str) -> bool:
+    """True when ISO 8601 (partial) date ``a`` is certainly before ``b`` (compared to the
+    precision of the less precise one, so ``2024-03`` is not before ``2024-03-15``)."""
+    n = min(len(a), len(b))
+    return a[:n] < b[:n]
+
+
+def _dates(
+    domain: str, data: dict[str, Any], birth: str | None, death: str | None
+) -> list[FieldProblem]:
+    problems = []
+    today = datetime.now(UTC).date().isoformat()
+    for name in _DATE_FIELDS.get(domain, ()):
+        value = data.get(name)
+        if value is None:
+            continue
+        if not is_iso_date(str(value)):
+            problems.append(FieldProblem(field=name, message="not an ISO 8601 date (YYYY-MM-DD)"))
+            continue
+        if _before(today, value):
+            problems.append(FieldProblem(field=name, message=f"in the future (today is {today})"))
+        if birth and is_iso_date(birth) and _before(value, birth):
+            problems.append(FieldProblem(field=name, message=f"before birth ({birth})"))
+        if death and is_iso_date(death) and _before(death, value) and domain != "AE":
+            problems.append(FieldProblem(field=name, message=f"after death ({death})"))
+    pair = _START_END.get(domain)
+    if pair:
+        start, end = data.get(pair[0]), data.get(pair[1])
+        if start and end and is_iso_date(start) and is_iso_date(end) and _before(end, start):
+            problems.append(FieldProblem(field=pair[1], message=f"before the start ({start})"))
+    return problems
+
+
+def _lab(data: dict[str, Any]) -> list[FieldProblem]:
+    code, unit, value = data["LBTESTCD"], data.get("LBORRESU"), data["LBORRES"]
+    lo, hi = data.get("LBORNRLO"), data.get("LBORNRHI")
+    problems = []
+    if lo is not None and hi is not None and lo > hi:
+        problems.append(FieldProblem(field="LBORNRLO", message=f"lower limit above upper ({hi})"))
+    if value < 0:
+        problems.append(FieldProblem(field="LBORRES", message="a lab result cannot be negative"))
+    if code not in known_analytes():
+        data["LBSTRESN"], data["LBSTRESU"] = value, data.get("LBSTRESU") or unit
+        data["LBSTNRLO"], data["LBSTNRHI"] = lo, hi
+        return problems
+    target = data.get("LBSTRESU") or canonical_unit(code)
+    if not unit:
+        if canonical_unit(code) in ("ratio", "1"):
+            data["LBSTRESN"], data["LBSTRESU"] = value, data.get("LBSTRESU")
+            data["LBSTNRLO"], data["LBSTNRHI"] = lo, hi
+            return problems
+        problems.append(FieldProblem(field="LBORRESU", message=f"unit required for {code}"))
+        return problems
+    try:
+        check_unit(unit, code)
+        check_unit(target, code)
+        data["LBSTRESN"] = round(convert(value, unit, target, code), 6)
+        data["LBSTNRLO"] = None if lo is None else round(convert(lo, unit, target, code), 6)
+        data["LBSTNRHI"] = None if hi is None else round(convert(hi, unit, target, code), 6)
+        data["LBSTRESU"] = target
+    except HcctrialError as exc:
+        field = "LBSTRESU" if data.get("LBSTRESU") and "fit" in str(exc) else "LBORRESU"
+        problems.append(FieldProblem(field=field, message=str(exc)))
+    return problems
+
+
+def _vital(data: dict[str, Any]) -> list[FieldProblem]:
+    limits = VITAL_LIMITS.get(data["VSTESTCD"])
+    if limits is None:
+        return []
+    lo, hi, unit = limits
+    if data.get("VSSTRESU") and data["VSSTRESU"].lower() != unit.lower():
+        return [FieldProblem(field="VSSTRESU", message=f"expected {unit}")]
+    data["VSSTRESU"] = data.get("VSSTRESU") or unit
+    if not lo <= data["VSSTRESN"] <= hi:
+        return [
+            FieldProblem(field="VSSTRESN", message=f"outside the entry limits {lo}-{hi} {unit}")
+        ]
+    return []
+
+
+def _measurement(data: dict[str, Any]) -> list[FieldProblem]:
+    value, code = data.get("TRSTRESN"), data["TRTESTCD"]
+    if code in ("TUMSTATE", "ENHPATT"):
+        if not data.get("TRSTRESC"):
+            return [FieldProblem(field="TRSTRESC", message=f"{code} needs a result text")]
+        return []
+    if value is None:
+        return [FieldProblem(field="TRSTRESN", message=f"{code} needs a number")]
+    if value < 0:
+        return [FieldProblem(field="TRSTRESN", message="a diameter cannot be negative")]
+    mm = value * 10 if data.get("TRSTRESU") == "cm" else value
+    # 500 mm: larger than any liver (adult liver ~ 150-200 mm across; Gray's Anatomy, 42nd ed.).
+    if mm > 500:
+        return [FieldProblem(field="TRSTRESN", message="above 500 mm: check the unit")]
+    data["TRSTRESU"] = data.get("TRSTRESU") or "mm"
+    return []
+
+
+def edit_check(
+    domain: str, data: dict[str, Any], *, birth: str | None = None, death: str | None = None
+) -> list[FieldProblem]:
+    """Run the edit checks of ``domain`` on ``data`` (adds derived standard-unit columns).
+
+    Returns every problem found (empty when the record may be saved).
+    """
+    problems = _dates(domain, data, birth, death)
+    if domain == "LB":
+        problems += _lab(data)
+    elif domain == "VS":
+        problems += _vital(data)
+    elif domain == "TR":
+        problems += _measurement(data)
+    return problems

@@ -1,0 +1,207 @@
+"""Server-rendered pages (Jinja2, plain HTML forms, no scripts, no outside resources): login,
+studies dashboard, subject page (eligibility, calendar, labs, queries) and the lab entry form
+with inline validation messages. The same rules as the API apply (roles, sites, CSRF, audit)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+from pydantic import ValidationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from hcctrial.web import service
+from hcctrial.web.auth import (
+    Principal,
+    TooManyAttemptsError,
+    authenticate,
+    create_web_session,
+    end_web_session,
+)
+from hcctrial.web.db import Query, Record, Study, Subject
+from hcctrial.web.deps import COOKIE, current_principal, db_session, load_subject
+from hcctrial.web.derived import subject_calendar, subject_eligibility
+
+router = APIRouter(include_in_schema=False)
+templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+
+#: The lab form's fields: (SDTM name, label, input type).
+LAB_FIELDS = (
+    ("LBTESTCD", "Test code (e.g. PLT, BILI, ALB)", "text"),
+    ("LBORRES", "Result", "text"),
+    ("LBORRESU", "Unit (as reported)", "text"),
+    ("LBORNRLO", "Normal range, lower limit", "text"),
+    ("LBORNRHI", "Normal range, upper limit", "text"),
+    ("LBDTC", "Date of collection (YYYY-MM-DD)", "text"),
+    ("VISIT", "Visit", "text"),
+)
+
+
+def _page_principal(request: Request, session: Session, csrf: str | None = None) -> Principal:
+    try:
+        return current_principal(request, session, form_csrf=csrf)
+    except HTTPException as exc:
+        if exc.status_code == 401:
+            raise _LoginRedirect() from None
+        raise
+
+
+class _LoginRedirect(HTTPException):
+    def __init__(self) -> None:
+        super().__init__(303, "log in first", headers={"Location": "/login"})
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_page(request: Request) -> Response:
+    """The login form."""
+    return templates.TemplateResponse(request, "login.html", {"principal": None})
+
+
+@router.post("/login", response_class=HTMLResponse)
+async def login_submit(request: Request) -> Response:
+    """Check the password; on success set the session cookie and go to the studies page."""
+    form = await request.form()
+    username, password = str(form.get("username", "")), str(form.get("password", ""))
+    client = request.client.host if request.client else "?"
+    with request.app.state.sessions() as session:
+        try:
+            user = authenticate(session, username[:80], password[:200], client)
+        except TooManyAttemptsError:
+            session.rollback()
+            context = {"principal": None, "error": "Too many failed logins; try again later."}
+            return templates.TemplateResponse(request, "login.html", context, status_code=429)
+        session.commit()
+        if user is None:
+            context = {
+                "principal": None,
+                "error": "Wrong user name or password.",
+                "username": username,
+            }
+            return templates.TemplateResponse(request, "login.html", context, status_code=401)
+        session.info["user"] = user.username
+        token, _ = create_web_session(session, user)
+        session.commit()
+    response = RedirectResponse("/", status_code=303)
+    response.set_cookie(
+        COOKIE, token, httponly=True, samesite="strict", secure=request.app.state.secure_cookies
+    )
+    return response
+
+
+@router.post("/logout")
+async def logout_submit(request: Request, session: Session = Depends(db_session)) -> Response:
+    """End the session (CSRF-checked)."""
+    form = await request.form()
+    _page_principal(request, session, str(form.get("csrf_token", "")))
+    cookie = request.cookies.get(COOKIE)
+    if cookie:
+        end_web_session(session, cookie)
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(COOKIE)
+    return response
+
+
+@router.get("/", response_class=HTMLResponse)
+def home(request: Request, session: Session = Depends(db_session)) -> Response:
+    """Studies with enrolment against target, subjects by state and open queries."""
+    principal = _page_principal(request, session)
+    from hcctrial.web.api import dashboard_counts
+
+    studies = []
+    sites = principal.sites("subject.read")
+    for study in session.scalars(select(Study).order_by(Study.id)):
+        item: dict[str, Any] = {"id": study.id, "protocol_id": study.protocol_id}
+        item["title"] = study.title
+        if principal.can("subject.read"):
+            item["dashboard"] = dashboard_counts(session, principal, study.id)
+            query = select(Subject).where(Subject.study_id == study.id).order_by(Subject.usubjid)
+            if sites is not None:
+                query = query.where(Subject.site_id.in_(sites))
+            item["subjects"] = list(session.scalars(query))
+        studies.append(item)
+    return templates.TemplateResponse(
+        request, "home.html", {"principal": principal, "studies": studies}
+    )
+
+
+@router.get("/subjects/{subject_id}", response_class=HTMLResponse)
+def subject_page(
+    subject_id: int, request: Request, session: Session = Depends(db_session)
+) -> Response:
+    """One subject: state, eligibility, calendar, labs and queries."""
+    principal = _page_principal(request, session)
+    subject = load_subject(session, principal, subject_id)
+    calendar, reason = subject_calendar(session, subject)
+    labs = session.scalars(
+        select(Record)
+        .where(Record.subject_id == subject.id, Record.domain == "LB", Record.status == "active")
+        .order_by(Record.id)
+    )
+    queries = session.scalars(select(Query).where(Query.subject_id == subject.id))
+    context = {
+        "principal": principal,
+        "subject": subject,
+        "eligibility": subject_eligibility(session, subject, datetime.now(UTC).date()),
+        "calendar": None if calendar is None else calendar.head(60).to_dicts(),
+        "calendar_reason": reason,
+        "labs": list(labs),
+        "queries": list(queries),
+        "can_write": principal.can("subject.write", subject.site_id),
+    }
+    return templates.TemplateResponse(request, "subject.html", context)
+
+
+def _lab_page(
+    request: Request,
+    principal: Principal,
+    subject: Subject,
+    values: dict[str, str],
+    errors: dict[str, str],
+    saved: bool = False,
+) -> Response:
+    context = {
+        "principal": principal,
+        "subject": subject,
+        "fields": LAB_FIELDS,
+        "values": values,
+        "errors": errors,
+        "saved": saved,
+    }
+    return templates.TemplateResponse(
+        request, "lab_form.html", context, status_code=422 if errors else 200
+    )
+
+
+@router.get("/subjects/{subject_id}/lab", response_class=HTMLResponse)
+def lab_form(subject_id: int, request: Request, session: Session = Depends(db_session)) -> Response:
+    """The empty lab entry form."""
+    principal = _page_principal(request, session)
+    subject = load_subject(session, principal, subject_id, "subject.write")
+    return _lab_page(request, principal, subject, {}, {})
+
+
+@router.post("/subjects/{subject_id}/lab", response_class=HTMLResponse)
+async def lab_submit(
+    subject_id: int, request: Request, session: Session = Depends(db_session)
+) -> Response:
+    """Save a lab result, or show the form again with a message beside each wrong field."""
+    form = await request.form()
+    principal = _page_principal(request, session, str(form.get("csrf_token", "")))
+    subject = load_subject(session, principal, subject_id, "subject.write")
+    values = {name: str(form.get(name, "")).strip() for name, _, _ in LAB_FIELDS}
+    payload: dict[str, Any] = {k: v for k, v in values.items() if v != ""}
+    try:
+        service.save_record(session, subject, "LB", payload, principal.username)
+    except ValidationError as exc:
+        errors = {str(e["loc"][0]) if e["loc"] else "form": e["msg"] for e in exc.errors()}
+        return _lab_page(request, principal, subject, values, errors)
+    except service.EditCheckFailed as exc:
+        return _lab_page(
+            request, principal, subject, values, {p.field: p.message for p in exc.problems}
+        )
+    return _lab_page(request, principal, subject, {}, {}, saved=True)

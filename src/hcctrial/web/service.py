@@ -1,0 +1,449 @@
+"""What the API and the pages do to the database: study set-up, subjects and their states,
+clinical records with edit checks, queries, signatures. Every change goes through a session
+whose flushes are audited (:mod:`hcctrial.web.audit`); the caller commits.
+
+Subject states (the ``to`` of each transition and the states it may come from)::
+
+    screened -> consented -> eligible | ineligible
+    eligible -> enrolled -> randomized | assigned (dose cohort) | treated
+    randomized | assigned -> treated -> off_treatment
+    any state after consent -> off_study; any state after consent -> died
+
+Dates follow the order of events: a state's date is on or after the dates of the states before
+it (consent excepted: screening procedures may precede or follow consent).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+import hcctrial.protocol
+from hcctrial.errors import InputError
+from hcctrial.protocol import Protocol, load_protocol
+from hcctrial.protocol.loader import parse_protocol
+from hcctrial.web.checks import FORMS, FieldProblem, edit_check, is_iso_date
+from hcctrial.web.db import (
+    Query,
+    QueryMessage,
+    Record,
+    Site,
+    Study,
+    StudyVersion,
+    Subject,
+    SubjectEvent,
+    utcnow,
+)
+from hcctrial.web.randomization import create_randomization_list, randomize_subject
+
+__all__ = [
+    "DISPOSITION_TERMS",
+    "TRANSITIONS",
+    "EditCheckFailed",
+    "create_subject",
+    "protocol_of",
+    "save_record",
+    "setup_study",
+    "transition",
+]
+
+#: to-state -> states it may be entered from.
+TRANSITIONS: dict[str, tuple[str, ...]] = {
+    "consented": ("screened",),
+    "eligible": ("consented",),
+    "ineligible": ("consented",),
+    "enrolled": ("eligible",),
+    "randomized": ("enrolled",),
+    "assigned": ("enrolled",),
+    "treated": ("enrolled", "randomized", "assigned"),
+    "off_treatment": ("treated",),
+    "off_study": (
+        "consented",
+        "eligible",
+        "ineligible",
+        "enrolled",
+        "randomized",
+        "assigned",
+        "treated",
+        "off_treatment",
+    ),
+    "died": (
+        "consented",
+        "eligible",
+        "ineligible",
+        "enrolled",
+        "randomized",
+        "assigned",
+        "treated",
+        "off_treatment",
+        "off_study",
+    ),
+}
+
+#: CDISC CT NCOMPLT / DSDECOD values accepted when a subject leaves the study (C66727).
+DISPOSITION_TERMS = (
+    "COMPLETED",
+    "ADVERSE EVENT",
+    "DEATH",
+    "LOST TO FOLLOW-UP",
+    "PHYSICIAN DECISION",
+    "PROGRESSIVE DISEASE",
+    "SCREEN FAILURE",
+    "STUDY TERMINATED BY SPONSOR",
+    "WITHDRAWAL BY SUBJECT",
+    "OTHER",
+)
+
+_DATE_OF = {
+    "consented": "consented_dtc",
+    "eligible": "eligibility_dtc",
+    "ineligible": "eligibility_dtc",
+    "enrolled": "enrolled_dtc",
+    "randomized": "randomized_dtc",
+    "assigned": "randomized_dtc",
+    "treated": "first_treatment_dtc",
+    "off_treatment": "off_treatment_dtc",
+    "off_study": "off_study_dtc",
+    "died": "death_dtc",
+}
+
+
+class EditCheckFailed(Exception):
+    """Entry refused by edit checks: one message per field (HTTP 422)."""
+
+    def __init__(self, problems: list[FieldProblem]) -> None:
+        super().__init__("; ".join(f"{p.field}: {p.message}" for p in problems))
+        self.problems = problems
+
+
+def _fail(field: str, message: str) -> EditCheckFailed:
+    return EditCheckFailed([FieldProblem(field=field, message=message)])
+
+
+def setup_study(
+    session: Session,
+    protocol_yaml: str,
+    sites: list[tuple[str, str]],
+    *,
+    seed: int | None = None,
+    strata: dict[str, list[str]] | None = None,
+    per_stratum: int | None = None,
+) -> Study:
+    """Create a study (or a new protocol version of it) from protocol YAML text.
+
+    A randomized protocol gets its concealed list here (``seed`` required; ``per_stratum``
+    defaults to the enrolment target); ``strata`` gives the levels of each stratification
+    factor the protocol names.
+    """
+    protocol = parse_protocol(protocol_yaml, file="protocol")
+    digest = hashlib.sha256(protocol_yaml.encode("utf-8")).hexdigest()
+    study = session.scalar(select(Study).where(Study.protocol_id == protocol.id))
+    if study is None:
+        study = Study(
+            protocol_id=protocol.id,
+            title=protocol.title,
+            enrolment_target=protocol.design.enrolment_target,
+        )
+        session.add(study)
+        session.flush()
+        version = 1
+    else:
+        latest = session.scalar(
+            select(StudyVersion)
+            .where(StudyVersion.study_id == study.id)
+            .order_by(StudyVersion.version.desc())
+        )
+        if latest is not None and latest.protocol_sha256 == digest:
+            raise InputError("this protocol version is already loaded", value=protocol.id)
+        version = (latest.version if latest else 0) + 1
+        study.title = protocol.title
+        study.enrolment_target = protocol.design.enrolment_target
+    session.add(
+        StudyVersion(
+            study_id=study.id, version=version, protocol_yaml=protocol_yaml, protocol_sha256=digest
+        )
+    )
+    known = set(session.scalars(select(Site.code).where(Site.study_id == study.id)))
+    session.add_all(
+        Site(study_id=study.id, code=code, name=name) for code, name in sites if code not in known
+    )
+    session.flush()
+    rand = protocol.design.randomization
+    if rand is not None and version == 1:
+        if seed is None:
+            raise InputError("a randomized study needs a seed for its list", expected="--seed N")
+        levels = strata or {}
+        missing = [s for s in rand.strata if s not in levels]
+        if missing:
+            raise InputError("levels of stratification factors missing", value=missing)
+        size = per_stratum or protocol.design.enrolment_target or 100
+        create_randomization_list(
+            session, study.id, rand.ratio, levels, size, seed, rand.block_sizes or None
+        )
+    return study
+
+
+def protocol_source(path_or_id: str) -> str:
+    """The YAML text of a protocol file, or of a built-in protocol given by id or alias."""
+    path = Path(path_or_id)
+    if path.is_file():
+        return path.read_text(encoding="utf-8")
+    protocol = load_protocol(path_or_id)
+    builtin = Path(hcctrial.protocol.__file__).parent / "builtin" / f"{protocol.id}.yaml"
+    if not builtin.is_file():
+        raise InputError("protocol file not found", value=path_or_id, expected="a YAML file")
+    return builtin.read_text(encoding="utf-8")
+
+
+def protocol_of(session: Session, version_id: int) -> Protocol:
+    """The protocol a record or subject was collected under."""
+    version = session.get(StudyVersion, version_id)
+    if version is None:
+        raise InputError("unknown study version", value=version_id)
+    return parse_protocol(version.protocol_yaml, file=f"study version {version.version}")
+
+
+def current_version(session: Session, study_id: int) -> StudyVersion:
+    """The newest protocol version of a study."""
+    version = session.scalar(
+        select(StudyVersion)
+        .where(StudyVersion.study_id == study_id)
+        .order_by(StudyVersion.version.desc())
+    )
+    if version is None:
+        raise InputError("study has no protocol version", value=study_id)
+    return version
+
+
+def create_subject(session: Session, site: Site, data: dict[str, Any], user: str) -> Subject:
+    """Register a screened subject at ``site`` (``USUBJID`` = protocol id-site-subject)."""
+    study = session.get(Study, site.study_id)
+    if study is None:
+        raise InputError("unknown study")
+    for name in ("screened_dtc", "birth_dtc"):
+        value = data.get(name)
+        if value is not None and not is_iso_date(value):
+            raise _fail(name, "not an ISO 8601 date (YYYY-MM-DD)")
+    usubjid = data.get("usubjid") or f"{study.protocol_id}-{site.code}-{data['subjid']}"
+    if session.scalar(select(Subject).where(Subject.usubjid == usubjid)) is not None:
+        raise _fail("subjid", f"subject {usubjid} already exists")
+    subject = Subject(
+        study_id=study.id,
+        site_id=site.id,
+        study_version_id=current_version(session, study.id).id,
+        usubjid=usubjid,
+        subjid=data["subjid"],
+        sex=data["sex"],
+        birth_dtc=data.get("birth_dtc"),
+        race=data.get("race"),
+        ethnic=data.get("ethnic"),
+        country=data.get("country"),
+        screened_dtc=data["screened_dtc"],
+        state="screened",
+    )
+    session.add(subject)
+    session.flush()
+    session.add(
+        SubjectEvent(
+            subject_id=subject.id,
+            from_state=None,
+            to_state="screened",
+            event_dtc=subject.screened_dtc,
+            by_user=user,
+        )
+    )
+    session.flush()
+    return subject
+
+
+def _latest_date(subject: Subject) -> str | None:
+    dates = [
+        getattr(subject, column)
+        for state, column in _DATE_OF.items()
+        if state != "died" and getattr(subject, column)
+    ]
+    return max(dates) if dates else None
+
+
+def transition(
+    session: Session,
+    subject: Subject,
+    to: str,
+    dtc: str,
+    user: str,
+    detail: dict[str, Any] | None = None,
+) -> Subject:
+    """Move ``subject`` to state ``to`` on date ``dtc`` (checks the state machine and dates).
+
+    ``detail``: ``arm`` / ``dose_level`` for ``assigned``; ``strata`` for ``randomized``;
+    ``dsdecod`` (one of :data:`DISPOSITION_TERMS`) and ``dsterm`` for ``off_study``;
+    ``dsterm`` for ``died``; ``engine_decision`` for the eligibility sign-off.
+    """
+    detail = dict(detail or {})
+    if to not in TRANSITIONS:
+        raise _fail("to", f"unknown state; expected one of {', '.join(TRANSITIONS)}")
+    if subject.state not in TRANSITIONS[to]:
+        raise _fail("to", f"a {subject.state} subject cannot become {to}")
+    if not is_iso_date(dtc):
+        raise _fail("date", "not an ISO 8601 date (YYYY-MM-DD)")
+    today = utcnow().date().isoformat()
+    if dtc[:10] > today:
+        raise _fail("date", f"in the future (today is {today})")
+    latest = _latest_date(subject)
+    if to != "consented" and latest is not None and dtc < latest[: len(dtc)]:
+        raise _fail("date", f"before the subject's previous event ({latest})")
+    protocol = protocol_of(session, subject.study_version_id)
+    arm_ids = [a.id for a in protocol.arms]
+    if to == "randomized":
+        arm = randomize_subject(session, subject, detail.get("strata") or {}, user)
+        subject.arm_code, subject.strata = arm, detail.get("strata") or {}
+        detail["arm"] = arm
+    elif to == "assigned" or (to == "treated" and subject.arm_code is None):
+        chosen = detail.get("arm") or (arm_ids[0] if len(arm_ids) == 1 else None)
+        if chosen not in arm_ids:
+            raise _fail("arm", f"expected one of {', '.join(arm_ids)}")
+        level = detail.get("dose_level")
+        levels = next(a.dose_levels for a in protocol.arms if a.id == chosen)
+        if levels and level not in levels:
+            raise _fail("dose_level", f"expected one of {', '.join(levels)}")
+        subject.arm_code, subject.dose_level = str(chosen), level
+    elif to == "off_study":
+        if detail.get("dsdecod") not in DISPOSITION_TERMS:
+            raise _fail("dsdecod", f"expected one of {', '.join(DISPOSITION_TERMS)}")
+    elif to in ("eligible", "ineligible"):
+        subject.eligibility = to
+        subject.eligibility_signed_by = user
+    setattr(subject, _DATE_OF[to], dtc)
+    event = SubjectEvent(
+        subject_id=subject.id,
+        from_state=subject.state,
+        to_state=to,
+        event_dtc=dtc,
+        detail=detail or None,
+        by_user=user,
+    )
+    subject.state = to
+    session.add(event)
+    session.flush()
+    return subject
+
+
+def save_record(
+    session: Session,
+    subject: Subject,
+    domain: str,
+    payload: dict[str, Any],
+    user: str,
+    *,
+    record: Record | None = None,
+    expected_version: int | None = None,
+) -> Record:
+    """Create (or, given ``record``, change) a clinical record after the edit checks pass.
+
+    A change needs ``session.info["reason"]`` and the version the user edited
+    (``expected_version``): a stale version is refused (optimistic locking, HTTP 409).
+    """
+    form = FORMS[domain]
+    data = form.model_validate(payload).model_dump(exclude_none=True)
+    problems = edit_check(domain, data, birth=subject.birth_dtc, death=subject.death_dtc)
+    if problems:
+        raise EditCheckFailed(problems)
+    data = {k: v for k, v in data.items() if v is not None}
+    if record is None:
+        record = Record(
+            subject_id=subject.id,
+            study_version_id=subject.study_version_id,
+            domain=domain,
+            data=data,
+            created_by=user,
+        )
+        session.add(record)
+    else:
+        if record.locked:
+            raise _fail("record", "the record is locked and signed")
+        if not session.info.get("reason"):
+            raise _fail("reason", "a change to saved data needs a reason (21 CFR 11.10(e))")
+        if expected_version is not None and expected_version != record.version:
+            raise StaleVersionError(record.version)
+        record.data = data
+    session.flush()
+    return record
+
+
+class StaleVersionError(Exception):
+    """The record changed since the user read it (HTTP 409)."""
+
+    def __init__(self, current: int) -> None:
+        super().__init__(f"the record is now at version {current}; reload and apply again")
+        self.current = current
+
+
+def delete_record(session: Session, record: Record) -> None:
+    """Mark a record deleted (kept, with its history; needs a reason)."""
+    if record.locked:
+        raise _fail("record", "the record is locked and signed")
+    if not session.info.get("reason"):
+        raise _fail("reason", "deleting saved data needs a reason (21 CFR 11.10(e))")
+    record.status = "deleted"
+    session.flush()
+
+
+def sign_record(session: Session, record: Record, full_name: str, meaning: str) -> None:
+    """Lock and sign (21 CFR 11.50: printed name, date and time, meaning of the signature)."""
+    if record.locked:
+        raise _fail("record", "already signed")
+    record.locked = True
+    record.signed_by = full_name
+    record.signed_at = utcnow()
+    record.signature_meaning = meaning
+    session.flush()
+
+
+def open_query(
+    session: Session,
+    subject: Subject,
+    text: str,
+    user: str,
+    *,
+    record_id: int | None = None,
+    field: str | None = None,
+    origin: str = "monitor",
+) -> Query:
+    """Open a query on a subject (optionally one record and field)."""
+    if record_id is not None:
+        record = session.get(Record, record_id)
+        if record is None or record.subject_id != subject.id:
+            raise _fail("record_id", "no such record for this subject")
+    query = Query(
+        subject_id=subject.id,
+        record_id=record_id,
+        field=field,
+        origin=origin,
+        text=text,
+        opened_by=user,
+    )
+    session.add(query)
+    session.flush()
+    session.add(QueryMessage(query_id=query.id, action="open", text=text, by_user=user))
+    session.flush()
+    return query
+
+
+_QUERY_MOVES = {"answer": ("open",), "close": ("open", "answered"), "reopen": ("answered",)}
+_QUERY_STATE = {"answer": "answered", "close": "closed", "reopen": "open"}
+
+
+def act_on_query(session: Session, query: Query, action: str, text: str, user: str) -> Query:
+    """Answer, close or reopen a query; the message joins its history."""
+    if action not in _QUERY_MOVES:
+        raise _fail("action", "expected answer, close or reopen")
+    if query.status not in _QUERY_MOVES[action]:
+        raise _fail("action", f"a {query.status} query cannot be {action}ed")
+    query.status = _QUERY_STATE[action]
+    session.add(QueryMessage(query_id=query.id, action=action, text=text, by_user=user))
+    session.flush()
+    return query
