@@ -57,7 +57,8 @@ def main(argv: list[str] | None = None) -> int:
     from hcctrial.cli._common import print_error
 
     try:
-        app(args=argv, standalone_mode=False)
+        # standalone_mode=False: click returns the code of a typer.Exit instead of raising it
+        code = app(args=argv, standalone_mode=False)
     except HcctrialError as exc:
         print_error(str(exc))
         return 1
@@ -73,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
             show()
             return code
         raise
-    return 0
+    return code if isinstance(code, int) else 0
 
 
 if __name__ == "__main__":  # pragma: no cover
