@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from endpoints_ref import close, read
 
-from hcctrial.endpoints.cox import cox_ph
+from hcctrial.endpoints.cox import NotEstimableError, cox_ph
 from hcctrial.endpoints.logrank import logrank_test
 from hcctrial.errors import InputError
 
@@ -156,3 +156,39 @@ def test_single_arm_and_no_events_are_defined() -> None:
         cox_ph([1, 2, 3], [0, 0, 0], {"arm": [0, 1, 1]})
     with pytest.raises(InputError, match="monotone"):
         cox_ph([1, 2, 3, 4, 5, 6], [1, 1, 1, 0, 0, 0], {"arm": [1, 1, 1, 0, 0, 0]})
+
+
+@pytest.mark.filterwarnings("error::RuntimeWarning")
+@pytest.mark.parametrize(
+    ("time", "event", "arm", "match"),
+    [
+        # Found by hypothesis (test_permuting_rows_changes_nothing): all three events at t = 1
+        # while only arm 1 is at risk. I(0) is 0 up to rounding; before the exact check this
+        # gave SE 3.8e8 (and, with one censored subject at t = 1, SE NaN) without a word.
+        # R: coxph(Surv(t, e) ~ x) gives coef NA for the same data.
+        ([0, 0, 0, 0, 0, 0, 1, 1, 1], [0] * 6 + [1] * 3, [0, 1, 1, 1, 1, 1, 1, 1, 1], "no info"),
+        ([0, 0, 0, 0, 0, 0, 1, 1, 1], [0] * 7 + [1] * 2, [0, 1, 1, 1, 1, 1, 1, 1, 1], "no info"),
+        # Monotone likelihood: every event in arm 1 while arm 0 is at risk. R warns "Ran out of
+        # iterations and did not converge" and prints coef 21.94 (se 24795).
+        ([1, 2, 3, 4, 5, 6], [1, 1, 1, 0, 0, 0], [1, 1, 1, 0, 0, 0], r"\+infinity \(HR inf"),
+        ([1, 2, 3, 4, 5, 6], [1, 1, 1, 0, 0, 0], [0, 0, 0, 1, 1, 1], r"-infinity \(HR 0\)"),
+    ],
+)
+def test_degenerate_cox_is_not_estimable_with_the_reason(
+    time: list[float], event: list[int], arm: list[int], match: str
+) -> None:
+    with pytest.raises(NotEstimableError, match=match):
+        cox_ph(time, event, {"arm": arm})
+
+
+def test_cox_with_one_event_against_the_trend_is_finite() -> None:
+    """Not monotone: one event (t = 2) in arm 0 below arm 1's value, so the MLE is finite.
+
+    R 4.2.2, survival 3.5.3:
+    ``f <- coxph(Surv(t, e) ~ x, data.frame(t = 1:7, e = c(1,1,1,0,1,0,0), x = c(1,0,1,0,1,0,0)))``;
+    ``print(c(coef(f), sqrt(f$var)), digits = 10)`` gives 1.626431451 1.158074334.
+    """
+    fit = cox_ph([1, 2, 3, 4, 5, 6, 7], [1, 1, 1, 0, 1, 0, 0], {"x": [1, 0, 1, 0, 1, 0, 0]})
+    close(fit.coef, [1.626431451], rel=1e-8)
+    close(fit.se, [1.158074334], rel=1e-8)
+    assert fit.hr_upper_lr is not None and np.isfinite(fit.hr_upper_lr)

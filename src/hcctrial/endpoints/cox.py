@@ -21,9 +21,24 @@ from scipy.stats import chi2, norm
 from hcctrial.endpoints.km import FloatArray, check_survival_data
 from hcctrial.errors import InputError
 
-__all__ = ["CoxFit", "Ties", "cox_ph"]
+__all__ = ["CoxFit", "NotEstimableError", "Ties", "cox_ph"]
 
 Ties = Literal["efron", "breslow"]
+
+# A coefficient times the covariate's range beyond this (a hazard ratio above e^30 = 1e13
+# between the lowest and highest value) is taken as divergence to infinity, not an estimate.
+_DIVERGED = 30.0
+
+
+class NotEstimableError(InputError):
+    """The data define no finite Cox estimate; the message says which rule failed and why.
+
+    Raised for: no events; a covariate with one value; no information (no event time has
+    subjects with different covariate values at risk: the partial likelihood is flat, R gives
+    ``NA``); monotone likelihood (the estimate is +/- infinity, e.g. no events in one arm while
+    it is at risk: R warns and prints a large coefficient with a huge standard error, such as
+    21.9 (SE 24795) for 3 events all in one arm of 6 subjects).
+    """
 
 
 @dataclass(frozen=True)
@@ -115,6 +130,58 @@ class _Risk:
         self.ew = self.e * self.w
         self.sum_event_x = (self.x * self.ew[:, None]).sum(axis=0)
         self.m = m
+        self.s_starts = s_starts
+
+    def risk_set_range(self) -> tuple[FloatArray, FloatArray]:
+        """Lowest and highest value of each covariate in the risk set of every event group.
+
+        Returns two ``(event groups, p)`` arrays (reverse cumulative min/max within strata).
+        """
+        lo = np.empty_like(self.x)
+        hi = np.empty_like(self.x)
+        for a, b in zip(self.s_starts[:-1], self.s_starts[1:], strict=True):
+            block = self.x[a:b][::-1]
+            lo[a:b] = np.minimum.accumulate(block, axis=0)[::-1]
+            hi[a:b] = np.maximum.accumulate(block, axis=0)[::-1]
+        rows = self.starts[self.event_groups]
+        return lo[rows], hi[rows]
+
+    def degeneracy(self, names: tuple[str, ...]) -> str | None:
+        """Why the partial likelihood has no finite maximum, or ``None`` (exact checks).
+
+        * No information on covariate j: at every event time all subjects at risk share one
+          value of x_j, so l(beta) does not depend on beta_j.
+        * One covariate, monotone likelihood: each term ``x_i b - log sum_R exp(x_k b)`` stays
+          bounded as b -> +inf exactly when the event's x_i is the highest in its risk set.
+          A finite maximum needs one event below the highest and one above the lowest value of
+          its risk set (Bryson & Johnson 1981, Biometrika 68:433; Heinze & Schemper 2001,
+          Biometrics 57:114); otherwise the estimate is +inf or -inf.
+        """
+        lo, hi = self.risk_set_range()
+        flat = np.all(lo == hi, axis=0)
+        if flat.any():
+            which = ", ".join(names[j] for j in np.flatnonzero(flat))
+            return (
+                f"hazard ratio not estimable for {which}: no information (at every event time "
+                "all subjects at risk have the same value, e.g. all events happen while only "
+                "one arm is still at risk)"
+            )
+        if self.x.shape[1] != 1:
+            return None
+        ev = np.flatnonzero(self.e > 0)
+        group = np.searchsorted(self.event_groups, self.gid[ev])
+        xe = self.x[ev, 0]
+        below_max = bool(np.any(xe < hi[group, 0]))
+        above_min = bool(np.any(xe > lo[group, 0]))
+        if below_max and above_min:
+            return None
+        direction = "+infinity (HR infinite)" if not below_max else "-infinity (HR 0)"
+        extreme = "highest" if not below_max else "lowest"
+        return (
+            f"hazard ratio not estimable for {names[0]}: monotone likelihood, the coefficient "
+            f"is {direction}; every event had the {extreme} {names[0]} value of its risk "
+            "set (e.g. no events in one arm)"
+        )
 
     def _revsum(self, v: FloatArray) -> FloatArray:
         """Sum of ``v`` over rows at risk at each distinct (stratum, time) group."""
@@ -122,7 +189,15 @@ class _Risk:
         return rc[self.starts] - rc[self.next_stratum]
 
     def evaluate(self, beta: FloatArray) -> tuple[float, FloatArray, FloatArray]:
-        """Log partial likelihood, score vector and information matrix at ``beta``."""
+        """Log partial likelihood, score vector and information matrix at ``beta``.
+
+        Far from the maximum ``exp(x b)`` can overflow; the value is then not finite (no
+        warning), and the caller halves the step or rejects the point.
+        """
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            return self._evaluate(beta)
+
+    def _evaluate(self, beta: FloatArray) -> tuple[float, FloatArray, FloatArray]:
         xb = self.x @ beta
         r = self.w * np.exp(xb)
         rx = r[:, None] * self.x
@@ -183,6 +258,14 @@ def cox_ph(
 
     Tests: Wald ``b' I b``, likelihood ratio ``2(l(b) - l(0))``, score ``U(0)' I(0)^-1 U(0)``,
     each chi-square on p degrees of freedom, as R ``summary(coxph(...))``.
+
+    Raises
+    ------
+    NotEstimableError
+        (an :class:`~hcctrial.errors.InputError`) when no finite estimate exists: no events,
+        a constant covariate, no information, monotone likelihood (checked exactly before
+        fitting for one covariate; by divergence of Newton's method for several), collinear
+        covariates. The message names the rule; nothing is returned as NaN or infinity.
     """
     if ties not in ("efron", "breslow"):
         raise InputError("unknown ties method", value=ties, expected="efron | breslow")
@@ -209,21 +292,25 @@ def cox_ph(
     p = x.shape[1]
     nevent = int(e.sum())
     if nevent == 0:
-        raise InputError("hazard ratio not estimable: no events", value=0)
+        raise NotEstimableError("hazard ratio not estimable: no events", value=0)
     if np.any(x.std(axis=0) == 0):
         bad = [names[i] for i in np.flatnonzero(x.std(axis=0) == 0)]
-        raise InputError(
+        raise NotEstimableError(
             "hazard ratio not estimable: covariate takes a single value (only one arm?)",
             column=", ".join(bad),
         )
     risk = _Risk(t, e, x, s_codes, ties)
+    why = risk.degeneracy(names)
+    if why is not None:
+        raise NotEstimableError(why, column=", ".join(names))
     beta = np.zeros(p)
     ll0, u0, i0 = risk.evaluate(beta)
     ll = ll0
-    if np.linalg.matrix_rank(i0) < p:
-        raise InputError(
-            "hazard ratio not estimable: no information (no event time has subjects with "
-            "different covariate values at risk)",
+    # collinear covariates: the information, scaled to unit diagonal, is singular
+    scale = np.sqrt(np.diag(i0))
+    if np.linalg.eigvalsh(i0 / np.outer(scale, scale)).min() < 1e-10:
+        raise NotEstimableError(
+            "hazard ratio not estimable: the covariates are collinear in the risk sets",
             column=", ".join(names),
         )
     score_stat = float(u0 @ np.linalg.solve(i0, u0))
@@ -247,14 +334,21 @@ def cox_ph(
         beta, ll, u, info = new_beta, new_ll, new_u, new_info
         if np.max(np.abs(step)) < 1e-10:
             break
-    converged = np.max(np.abs(step)) < 1e-6 and np.all(np.abs(beta) < 30)
+    spread = x.max(axis=0) - x.min(axis=0)
+    converged = np.max(np.abs(step)) < 1e-6 and np.all(np.abs(beta) * spread < _DIVERGED)
     if not converged:
-        note = (
-            "hazard ratio not estimable: the partial likelihood is monotone (e.g. no events in "
-            "one arm); the coefficient diverges"
+        raise NotEstimableError(
+            "hazard ratio not estimable: the partial likelihood is monotone (no finite "
+            f"maximum after {it} Newton steps); the coefficient diverges",
+            value=tuple(float(b) for b in beta),
         )
-        raise InputError(note, value=tuple(float(b) for b in beta))
     cov = np.linalg.inv(info)
+    if not np.all(np.diag(cov) > 0) or not np.all(np.isfinite(cov)):
+        raise NotEstimableError(
+            "hazard ratio not estimable: the information matrix at the estimate is not "
+            "positive definite",
+            value=tuple(float(b) for b in beta),
+        )
     se = np.sqrt(np.diag(cov))
     z = beta / se
     zq = float(norm.ppf(1 - (1 - conf_level) / 2))

@@ -10,7 +10,7 @@ import numpy.typing as npt
 import pandas as pd
 from scipy.stats import chi2
 
-from hcctrial.endpoints.km import FloatArray, check_survival_data
+from hcctrial.endpoints.km import FloatArray, check_survival_data, integer_times
 from hcctrial.errors import InputError
 
 __all__ = ["LogRank", "logrank_test"]
@@ -42,17 +42,27 @@ def _stratum_scores(
     t: FloatArray, e: npt.NDArray[np.bool_], g: npt.NDArray[np.int64], k: int, rho: float
 ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
     """Observed, expected and variance contributions of one stratum (vectorized over times)."""
-    order = np.argsort(t)  # rows of one time are summed together: stability is not needed
-    ts, es, gs = t[order], e[order], g[order]
-    n = ts.size
-    new = np.empty(n, dtype=bool)
-    new[0] = True
-    np.not_equal(ts[1:], ts[:-1], out=new[1:])
-    tid = np.cumsum(new) - 1
-    m = int(tid[-1]) + 1
-    cell = tid * k + gs
-    total = np.bincount(cell, minlength=m * k).reshape(m, k).astype(np.float64)
-    died = np.bincount(cell, weights=es, minlength=m * k).reshape(m, k)
+    ti = integer_times(t)
+    if ti is not None:
+        # whole-day times: count per (time, group) cell directly, no sort (see integer_times)
+        cell = ti * k + g
+        size = (int(ti.max()) + 1) * k
+        total = np.bincount(cell, minlength=size).reshape(-1, k).astype(np.float64)
+        died = np.bincount(cell, weights=e, minlength=size).reshape(-1, k)
+        seen = total.sum(axis=1) > 0
+        total, died = total[seen], died[seen]
+        m = total.shape[0]
+    else:
+        order = np.argsort(t)  # rows of one time are summed together: stability not needed
+        ts, es, gs = t[order], e[order], g[order]
+        new = np.empty(ts.size, dtype=bool)
+        new[0] = True
+        np.not_equal(ts[1:], ts[:-1], out=new[1:])
+        tid = np.cumsum(new) - 1
+        m = int(tid[-1]) + 1
+        cell = tid * k + gs
+        total = np.bincount(cell, minlength=m * k).reshape(m, k).astype(np.float64)
+        died = np.bincount(cell, weights=es, minlength=m * k).reshape(m, k)
     # at risk at time j in group g: subjects of g with time >= t_j (reverse cumulative sum)
     at_risk = np.cumsum(total[::-1], axis=0)[::-1]
     d = died.sum(axis=1)
