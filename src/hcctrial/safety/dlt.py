@@ -76,6 +76,13 @@ HAEM_INVESTIGATIONS = frozenset(
 CRS_TERM = "CYTOKINE RELEASE SYNDROME"  # MedDRA PT 10052015; CTCAE v5.0 term.
 ICANS_TERM = "IMMUNE EFFECTOR CELL-ASSOCIATED NEUROTOXICITY SYNDROME"  # MedDRA PT 10082160.
 
+# CTCAE terms whose MedDRA preferred term (AEDECOD) is spelled otherwise: CTCAE v5.0 "Fever"
+# is MedDRA LLT 10016558, whose PT is "Pyrexia" (10037660). A rule naming either matches both.
+TERM_ALIASES: dict[str, frozenset[str]] = {
+    "FEVER": frozenset({"FEVER", "PYREXIA"}),
+    "PYREXIA": frozenset({"FEVER", "PYREXIA"}),
+}
+
 _RELATED = {"RELATED", "Y", "YES", "PROBABLE", "PROBABLY RELATED", "DEFINITE"}
 _RELATED |= {"DEFINITELY RELATED", "DEFINITELY"}
 _POSSIBLE = {"POSSIBLE", "POSSIBLY RELATED", "POSSIBLY"}
@@ -115,7 +122,9 @@ def _window(adsl: pl.DataFrame, spec: DLTSpec, file: str | None) -> pl.DataFrame
     )
 
 
-def _prepare_ae(ae: pl.DataFrame, file: str | None) -> tuple[pl.DataFrame, list[Problem]]:
+def _prepare_ae(
+    ae: pl.DataFrame, file: str | None, row_col: str | None = None
+) -> tuple[pl.DataFrame, list[Problem]]:
     need = ["USUBJID", "AEDECOD", "AETOXGR", "AESTDTC"]
     missing = [c for c in need if c not in ae.columns]
     if missing:
@@ -123,7 +132,10 @@ def _prepare_ae(ae: pl.DataFrame, file: str | None) -> tuple[pl.DataFrame, list[
             [Problem("required column missing", file=file, column=c) for c in missing],
             context=file or "AE",
         )
-    ae = ae.with_row_index("AEROW", offset=1)
+    if row_col is not None and row_col in ae.columns:
+        ae = ae.with_columns(pl.col(row_col).cast(pl.Int64).alias("AEROW"))
+    else:
+        ae = ae.with_row_index("AEROW", offset=1)
     grade = ae["AETOXGR"].cast(pl.Utf8).str.strip_chars().cast(pl.Int64, strict=False)
     bad = ae.filter(grade.is_null() | ~grade.is_between(1, 5))
     if bad.height:
@@ -195,6 +207,48 @@ def _prepare_ae(ae: pl.DataFrame, file: str | None) -> tuple[pl.DataFrame, list[
     return ae, problems
 
 
+def _aliases(term: str) -> frozenset[str]:
+    key = term.strip().upper()
+    return TERM_ALIASES.get(key, frozenset({key}))
+
+
+def rule_term_problems(spec: DLTSpec, terms: list[str], file: str | None = None) -> list[Problem]:
+    """Rule terms and exceptions that match no AE term of the data but are close to one.
+
+    A term the data lack is normal (no febrile neutropenia occurred); one that is *nearly* an
+    AE term ("Neutrophil count decrease") is likely misspelt, and then the rule silently
+    misses or fails to except that AE. Each such term is a problem naming the nearest terms.
+    """
+    import difflib
+
+    present = {t.strip().upper(): t for t in terms if t}
+    problems = []
+    for rule in spec.rules:
+        for kind, names in (
+            ("term", [rule.term] if rule.term else []),
+            ("exception", rule.exceptions),
+        ):
+            for name in names:
+                if _aliases(name) & set(present):
+                    continue
+                near = difflib.get_close_matches(
+                    name.strip().upper(), list(present), n=2, cutoff=0.75
+                )
+                if near:
+                    problems.append(
+                        Problem(
+                            f"DLT rule {rule.id}: {kind} {name!r} matches no AE term; did you mean "
+                            + " or ".join(repr(present[n]) for n in near)
+                            + "?",
+                            file=file,
+                            column="AEDECOD",
+                            value=name,
+                            expected="the AEDECOD spelling of the data",
+                        )
+                    )
+    return problems
+
+
 def _attribution_ok(attribution: str) -> pl.Expr:
     if attribution == "any":
         return pl.lit(True)
@@ -228,9 +282,10 @@ def _ae_events(ae: pl.DataFrame, rule: DLTRule, spec: DLTSpec, cutoff: dt.date) 
     if rule.category != "death":
         sel = sel & (pl.col("AETOXGR") >= rule.min_grade)
     if rule.term:
-        sel = sel & (pl.col("_TERM") == rule.term.strip().upper())
+        sel = sel & pl.col("_TERM").is_in(sorted(_aliases(rule.term)))
     if rule.exceptions:
-        sel = sel & ~pl.col("_TERM").is_in([e.strip().upper() for e in rule.exceptions])
+        excepted = set().union(*(_aliases(e) for e in rule.exceptions))
+        sel = sel & ~pl.col("_TERM").is_in(sorted(excepted))
     hits = ae.filter(sel & pl.col("AESTDT").is_not_null())
     hits = hits.with_columns(
         ((pl.col("AEENDT").fill_null(pl.lit(cutoff)) - pl.col("AESTDT")).dt.total_days() + 1).alias(
@@ -296,6 +351,7 @@ def evaluate_dlt(
     icans: pl.DataFrame | None = None,
     data_cutoff: dt.date | None = None,
     file: str | None = None,
+    row_col: str | None = None,
 ) -> DLTResult:
     """Evaluate the protocol's DLT rules per subject over the DLT window.
 
@@ -313,6 +369,9 @@ def evaluate_dlt(
     data_cutoff
         Data cut-off date: ongoing AE durations run to it, and a window not yet complete at
         it makes a subject without DLT not evaluable. Default: the latest date in the data.
+    row_col
+        A column of ``ae`` holding each row's number in its file (for events and problems);
+        default: the 1-based row of ``ae``.
 
     Returns
     -------
@@ -329,12 +388,13 @@ def evaluate_dlt(
     """
     adsl_df, ae_df = _to_polars(adsl), _to_polars(ae)
     win = _window(adsl_df, spec, file)
-    aes, problems = _prepare_ae(ae_df, file)
+    aes, problems = _prepare_ae(ae_df, file, row_col)
     dates = [d for d in (aes["AESTDT"].max(), win["DLTSTDT"].max()) if isinstance(d, dt.date)]
     for daily in (crs, icans):
         if daily is not None and daily.height and isinstance(daily["ADT"].max(), dt.date):
             dates.append(daily["ADT"].max())  # type: ignore[arg-type]
     cutoff = data_cutoff or (max(dates) if dates else dt.date.today())
+    problems += rule_term_problems(spec, aes["AEDECOD"].cast(pl.Utf8).unique().to_list(), file)
     known = set(win["USUBJID"].to_list())
     problems += [
         Problem("AE of a subject not in the subject table", file=file, row=r, subject=s)
