@@ -92,15 +92,23 @@ def check_iso_dates(df: pl.DataFrame, column: str, *, file: str | None = None) -
     ).with_row_index("row", offset=1)
     bad = checked.filter(
         pl.col("text").is_not_null() & (pl.col("text") != "") & pl.col("date").is_null()
+    ).with_columns(
+        pl.col("text")
+        .str.contains(r"^\d{4}(-\d{2}(-\d{2}(T\d{2}:\d{2}(:\d{2})?)?)?)?$")
+        .alias("iso")
     )
     return [
         Problem(
-            message="not an ISO 8601 date",
+            message="impossible calendar date" if r["iso"] else "not an ISO 8601 date",
             file=file,
             row=int(r["row"]),
             column=column,
             value=r["text"],
-            expected="YYYY, YYYY-MM, YYYY-MM-DD or YYYY-MM-DDThh:mm",
+            expected=(
+                "a date that exists (month 01-12, a day of that month)"
+                if r["iso"]
+                else "YYYY, YYYY-MM, YYYY-MM-DD or YYYY-MM-DDThh:mm"
+            ),
         )
         for r in bad.iter_rows(named=True)
     ]

@@ -45,6 +45,14 @@ def test_2b_impossible_calendar_date(tmp_path: Path) -> None:
     lb = LB.replace("S-001,BILI,18,umol/L,2024-03-05", "S-001,BILI,18,umol/L,2023-02-29")
     text = _only_problem(write(tmp_path, dm=DM, lb=lb))
     assert "row 2, column LBDTC" in text and "'2023-02-29'" in text
+    assert "impossible calendar date" in text
+
+
+def test_2c_negative_lab_result(tmp_path: Path) -> None:
+    lb = LB.replace("S-002,PLT,201,", "S-002,PLT,-201,")
+    text = _only_problem(write(tmp_path, dm=DM, lb=lb))
+    assert "lb.csv, row 3, column LBSTRESN, subject S-002: negative result" in text
+    assert "expected a result >= 0" in text
 
 
 def test_3_unknown_unit(tmp_path: Path) -> None:

@@ -34,6 +34,28 @@ def _mapping(pairs: list[str] | None) -> dict[str, str | None]:
     return out
 
 
+def _print_problems(problems: pl.DataFrame, *, limit: int, saved: Path | None) -> None:
+    """One line per problem, as a compiler prints them: where, what, what was expected."""
+    from hcctrial.errors import Problem
+
+    console.print("Problems:", highlight=False)
+    for r in problems.head(limit).iter_rows(named=True):
+        problem = Problem(
+            message=r["MESSAGE"],
+            file=Path(r["FILE"]).name if r["FILE"] else None,
+            row=r["ROW"],
+            column=r["COLUMN"],
+            expected=r["EXPECTED"],
+            value=r["VALUE"],
+            subject=r["USUBJID"],
+        )
+        console.print(f"  {problem} [{r['ACTION']}]", highlight=False, markup=False, soft_wrap=True)
+    if problems.height > limit:
+        rest = f"{problems.height - limit} more"
+        hint = f" (all in {saved})" if saved else " (write them all with --problems FILE)"
+        console.print(f"  ... {rest}{hint}", highlight=False, soft_wrap=True)
+
+
 def register(app: typer.Typer) -> None:
     """Add the ``data`` command group to the main app."""
     group = typer.Typer(
@@ -97,13 +119,9 @@ def register(app: typer.Typer) -> None:
         if problems_out is not None:
             study.problems.write_csv(problems_out)
         if study.problems.height:
-            shown = study.problems.with_columns(
-                pl.col("FILE").map_elements(lambda f: Path(f).name, return_dtype=pl.Utf8)
-            ).drop("DOMAIN")
-            console.print(rich_table(shown, title="Problems", max_rows=50))
+            _print_problems(study.problems, limit=50, saved=problems_out)
             print_error(
-                f"{study.problems.height} problem(s) in {folder}; rows with a problem are "
-                "not used (see ACTION)"
+                f"{study.problems.height} problem(s) in {folder}; rows with a problem are not used"
             )
             raise typer.Exit(1)
         console.print(f"no problems: {len(study)} domain(s), {len(study.subjects())} subject(s)")

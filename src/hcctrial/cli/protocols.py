@@ -64,8 +64,13 @@ def _list(fmt: ListFormat) -> None:
         return
     table = Table(title="Built-in protocols", show_lines=True)
     table.add_column("id", no_wrap=True)
-    for name in ("title", "phase", "design", "arms", "enrolment", "assumptions"):
-        table.add_column(name, overflow="fold")
+    # prose columns share the width; short values never break inside a word
+    table.add_column("title", overflow="fold", ratio=3)
+    table.add_column("phase", overflow="fold")
+    table.add_column("design", overflow="fold", ratio=2)
+    table.add_column("arms", overflow="fold", ratio=2)
+    table.add_column("n", no_wrap=True, justify="right")
+    table.add_column("assumptions", no_wrap=True, justify="right")
     for r in rows:
         target = r["enrolment_target"]
         table.add_row(
@@ -74,7 +79,7 @@ def _list(fmt: ListFormat) -> None:
             r["phase"],
             r["design"],
             "\n".join(r["arms"]),
-            "not stated" if target is None else str(target),
+            "-" if target is None else str(target),
             str(r["assumptions"]),
         )
     console.print(table)

@@ -222,6 +222,28 @@ def _check_terminology(chk: _Checker, spec: DomainSpec) -> None:
         )
 
 
+#: analytes whose result is a difference and so may be negative (PT prolongation over control)
+_SIGNED_ANALYTES = frozenset({"PTPROL"})
+
+
+def _check_lab_signs(chk: _Checker) -> None:
+    """LBSTRESN: a count, concentration, activity or ratio of a known analyte is never < 0."""
+    df = chk.df
+    if not {"LBTESTCD", "LBSTRESN"} <= set(df.columns):
+        return
+    from hcctrial.clinical.analytes import ANALYTES
+
+    codes = sorted(set(ANALYTES) - _SIGNED_ANALYTES)
+    number = pl.col("LBSTRESN").cast(pl.Float64, strict=False)
+    code = pl.col("LBTESTCD").cast(pl.Utf8).str.strip_chars().str.to_uppercase()
+    chk.rows(
+        code.is_in(codes) & (number < 0),
+        "LBSTRESN",
+        "negative result",
+        "a result >= 0",
+    )
+
+
 def _check_lab_units(chk: _Checker) -> None:
     """LBSTRESU: a known unit spelling that fits the analyte (rows with a numeric result)."""
     df = chk.df
@@ -422,6 +444,7 @@ def validate_domain(
     _check_terminology(chk, spec)
     if spec.name == "LB":
         _check_lab_units(chk)
+        _check_lab_signs(chk)
     if spec.name in _RESULT_UNITS:
         value, unit = _RESULT_UNITS[spec.name]
         if value in chk.df.columns and unit in chk.df.columns:
