@@ -93,14 +93,15 @@ def test_case_2_device_and_flow_of_one_assessment_stay_together() -> None:
 
 def test_case_3_icans_findings() -> None:
     """ICE 2 is grade 3; awakening to voice is grade 2; the worse applies (Lee 2019 ICANS)."""
+    icans = "IMMUNE EFFECTOR CELL-ASSOCIATED NEUROTOXICITY SYNDROME"
     fa = _fa(
         [
             ("1", "ICANS", "ICE", "2", "2025-03-06"),
             ("1", "ICANS", "LOC", "awakens to voice", "2025-03-06"),
-            ("1", "IMMUNE EFFECTOR CELL-ASSOCIATED NEUROTOXICITY SYNDROME", "ICE", "10", "2025-03-07"),
+            ("1", icans, "ICE", "10", "2025-03-07"),
             ("1", "TUMOUR LYSIS SYNDROME", "LDH", "900", "2025-03-07"),
         ]
-    )  # fmt: skip
+    )
     wide, problems, other = crs_icans_from_fa(fa)
     assert other == 1 and problems.height == 0
     res = grade_crs_icans(None, wide["ICANS"])
