@@ -287,11 +287,11 @@ def _outputs(
     rscat = "RECIST 1.1" if crit.name == "recist1.1" else "mRECIST"
     names = subjects.with_columns(pl.col(SUBJECT_KEYS).cast(pl.Utf8))
     # _SID follows the sorted subject names, so sorting by it sorts by the names.
-    tp = tp.join(names, on=KEYS, how="left").sort([*KEYS, "VISITNUM"], nulls_last=True)
+    tp = tp.join(names, on=KEYS, how="left").sort([*KEYS, "VISITNUM"])
     lesion_changes = (
         lesion_changes.join(names, on=KEYS, how="left")
         .with_columns(pl.col("LESIONID").cast(pl.Utf8))
-        .sort([*KEYS, "LESIONID", "VISITNUM"], nulls_last=True)
+        .sort([*KEYS, "LESIONID", "VISITNUM"])
         .select(*SUBJECT_KEYS, pl.exclude([*SUBJECT_KEYS, *KEYS]))
     )
     blank_to_null = [pl.col(k).replace("", None) for k in ("RSEVAL", "RSEVALID")]
@@ -340,7 +340,7 @@ def _outputs(
             pl.when(pl.col("RSTESTCD") == "OVRLRESP").then(pl.col("RSREASND")).alias("RSREASND"),
             *KEYS,
         )
-        .sort([*KEYS, "VISITNUM", "RSTESTCD"], nulls_last=True)
+        .sort([*KEYS, "VISITNUM", "RSTESTCD"])
         .drop(KEYS)
     )
     adrs = post.select(
