@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import polars as pl
 import pytest
-from tests.report.conftest import render_dom
 
 from hcctrial.cli import main
 from hcctrial.io import example_study, example_study_folder
@@ -107,28 +105,3 @@ def test_report_command_bad_protocol_is_a_clear_error(tmp_path: Path, capsys) ->
     )
     assert code == 1
     assert "no-such-trial" in capsys.readouterr().err
-
-
-@pytest.mark.service
-def test_report_renders_in_headless_chromium(chromium: str, tmp_path: Path) -> None:
-    assert (
-        main(
-            [
-                "report",
-                "--protocol",
-                str(MINIMAL),
-                "--data",
-                str(example_study_folder()),
-                "--out",
-                str(tmp_path),
-            ]
-        )
-        == 0
-    )
-    dom = render_dom(chromium, tmp_path / "report.html", tmp_path / "profile")
-    body = re.search(r"<body([^>]*)>", dom)
-    assert body is not None
-    attrs = dict(re.findall(r'(data-[a-z-]+)="([^"]*)"', body.group(1)))
-    assert int(attrs["data-figures"]) >= 5
-    assert attrs["data-figures-drawn"] == attrs["data-figures"]
-    assert attrs["data-empty-sections"] == ""

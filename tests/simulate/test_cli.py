@@ -23,7 +23,7 @@ def test_simulate_writes_sdtm_that_validates(
     assert "screened" in text and "screen failures" in text
     names = sorted(p.name for p in out.glob("*.csv"))
     assert names == sorted(
-        f"{d}.csv" for d in ("ae", "dm", "ds", "ex", "ie", "lb", "tr", "tu", "vs")
+        f"{d}.csv" for d in ("ae", "dm", "ds", "ex", "ie", "lb", "suppdm", "tr", "tu", "vs")
     )
     assert main(["data", "validate", str(out)]) == 0
     assert "no problems" in capsys.readouterr().out

@@ -119,8 +119,12 @@ def prepare_samples(
     )
     df = df.filter(pl.col("LBTESTCD").cast(pl.String).is_in(codes))
     ref = _reference(reference)
-    text = pl.col("LBSTRESC").cast(pl.String) if "LBSTRESC" in df.columns else pl.lit(None)
-    unit = pl.col("LBSTRESU").cast(pl.String) if "LBSTRESU" in df.columns else pl.lit(None)
+    text = (
+        pl.col("LBSTRESC").cast(pl.String) if "LBSTRESC" in df.columns else pl.lit(None, pl.String)
+    )
+    unit = (
+        pl.col("LBSTRESU").cast(pl.String) if "LBSTRESU" in df.columns else pl.lit(None, pl.String)
+    )
     value = pl.col("LBSTRESN").cast(pl.Float64, strict=False)
     below = text.str.contains(_BLQ_TEXT).fill_null(False)
     if "LBLLOQ" in df.columns:

@@ -11,16 +11,14 @@ whole report (:class:`~hcctrial.report.document.Section.unavailable`).
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import polars as pl
 
-from hcctrial.errors import HcctrialError
 from hcctrial.io import StudyData
 from hcctrial.io.adsl import derive_adsl
 from hcctrial.protocol import Protocol
-from hcctrial.report.document import Report, Section
+from hcctrial.report.document import Report, Section, guarded
 from hcctrial.report.efficacy import (
     EfficacyResults,
     efficacy_results,
@@ -40,6 +38,18 @@ BASELINE_LABS = (
 )
 
 
+#: Baseline disease characteristics read from SUPPDM (QNAM, label), as hcctrial.simulate
+#: writes them; a study without SUPPDM shows only what DM, LB and TR hold.
+BASELINE_QUALIFIERS = (
+    ("AETIOL", "Aetiology"),
+    ("BCLC", "BCLC stage"),
+    ("CPCLASS", "Child-Pugh class"),
+    ("ECOG", "ECOG performance status"),
+    ("MVI", "Macrovascular invasion"),
+    ("EHS", "Extrahepatic spread"),
+)
+
+
 @dataclass
 class ReportResult:
     """The report and the tables behind it (kept for the index page and for tests)."""
@@ -48,17 +58,6 @@ class ReportResult:
     adsl: pl.DataFrame
     efficacy: EfficacyResults | None = None
     tables: dict[str, pl.DataFrame] = field(default_factory=dict)
-
-
-def _guarded(key: str, title: str, make: Callable[[], Section | list[Section]]) -> list[Section]:
-    """Run one section builder; on bad or missing data keep the section with the reason."""
-    try:
-        made = make()
-    except HcctrialError as exc:
-        return [Section(key, title, unavailable=str(exc))]
-    except Exception as exc:  # a bug must not take the whole report down; it is shown
-        return [Section(key, title, unavailable=f"internal error {type(exc).__name__}: {exc}")]
-    return made if isinstance(made, list) else [made]
 
 
 def protocol_section(protocol: Protocol) -> Section:
@@ -211,9 +210,41 @@ def baseline_section(data: StudyData, adsl: pl.DataFrame) -> Section:
         if lb.height:
             wide = lb.pivot(on="LBTESTCD", index="USUBJID", values="LBSTRESN")
             table = table.join(wide, on="USUBJID", how="left")
-    labels = [("AGE", "Age (years)"), ("SEX", "Sex"), ("RACE", "Race"), *BASELINE_LABS]
+    supp = data.get("SUPPDM")
+    if supp is not None and {"USUBJID", "QNAM", "QVAL"} <= set(supp.columns) and supp.height:
+        wide = (
+            supp.filter(pl.col("QNAM").is_in([q for q, _ in BASELINE_QUALIFIERS]))
+            .unique(["USUBJID", "QNAM"], keep="first")
+            .pivot(on="QNAM", index="USUBJID", values="QVAL")
+        )
+        table = table.join(wide, on="USUBJID", how="left")
+    if "TR" in data and {"TRGRPID", "TRTESTCD", "TRSTRESN", "TRDT"} <= set(data["TR"].columns):
+        first = (
+            data["TR"]
+            .filter((pl.col("TRGRPID") == "TARGET") & (pl.col("TRTESTCD") == "LDIAM"))
+            .with_columns(pl.col("TRDT").min().over("USUBJID").alias("_FIRST"))
+            .filter(pl.col("TRDT") == pl.col("_FIRST"))
+            .group_by("USUBJID")
+            .agg(
+                pl.col("TRSTRESN").sum().alias("SLD0"),
+                pl.len().cast(pl.Float64).alias("NTARGET"),
+            )
+        )
+        table = table.join(first, on="USUBJID", how="left")
+    labels = [
+        ("AGE", "Age (years)"),
+        ("SEX", "Sex"),
+        ("RACE", "Race"),
+        *BASELINE_QUALIFIERS,
+        ("SLD0", "Sum of target lesion diameters (mm)"),
+        ("NTARGET", "Target lesions"),
+        *BASELINE_LABS,
+    ]
     section = Section("baseline", "Baseline characteristics")
-    section.add_table(baseline_characteristics(table, labels), "By arm (enrolled subjects)")
+    section.add_table(
+        baseline_characteristics(table, labels),
+        "By arm (enrolled subjects): median (Q1-Q3), range; n (%)",
+    )
     return section
 
 
@@ -254,11 +285,11 @@ def build_report(
     adsl = derive_adsl(data)
     result = ReportResult(report=Report(protocol.title, subtitle or [], []), adsl=adsl)
     sections: list[Section] = []
-    sections += _guarded("protocol", "Protocol", lambda: protocol_section(protocol))
-    sections += _guarded(
+    sections += guarded("protocol", "Protocol", lambda: protocol_section(protocol))
+    sections += guarded(
         "consort", "Participant flow (CONSORT)", lambda: consort_section(data, adsl)
     )
-    sections += _guarded(
+    sections += guarded(
         "baseline", "Baseline characteristics", lambda: baseline_section(data, adsl)
     )
 
@@ -266,16 +297,17 @@ def build_report(
         result.efficacy = efficacy_results(protocol, data, adsl)
         return [response_section(result.efficacy, adsl), survival_section(result.efficacy)]
 
-    sections += _guarded("efficacy", "Efficacy", efficacy)
-    from hcctrial.report.safety import kinetics_sections, safety_sections
+    sections += guarded("efficacy", "Efficacy", efficacy)
+    from hcctrial.report.kinetics import kinetics_sections
+    from hcctrial.report.safety import safety_sections
 
-    sections += _guarded("safety", "Safety", lambda: safety_sections(protocol, data, adsl))
-    sections += _guarded(
+    sections += safety_sections(protocol, data, adsl)
+    sections += guarded(
         "kinetics",
         "Cellular kinetics and biomarkers",
         lambda: kinetics_sections(protocol, data, adsl),
     )
-    sections += _guarded("assumptions", "Assumptions", lambda: assumptions_section(protocol))
+    sections += guarded("assumptions", "Assumptions", lambda: assumptions_section(protocol))
     result.report.sections = sections
     if data.problems.height:
         result.report.provenance.append(

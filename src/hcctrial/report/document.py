@@ -8,6 +8,7 @@ over partial data says what it could not compute and why.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import resources
 
@@ -15,7 +16,7 @@ import polars as pl
 from jinja2 import Environment, select_autoescape
 from markupsafe import Markup, escape
 
-__all__ = ["Block", "Report", "Section", "render_html", "table_block"]
+__all__ = ["Block", "Report", "Section", "guarded", "render_html", "table_block"]
 
 
 @dataclass
@@ -65,6 +66,19 @@ class Report:
         default_factory=lambda: dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     )
     provenance: list[str] = field(default_factory=list)
+
+
+def guarded(key: str, title: str, make: Callable[[], Section | list[Section]]) -> list[Section]:
+    """Run one section builder; on bad or missing data keep the section with the reason."""
+    from hcctrial.errors import HcctrialError
+
+    try:
+        made = make()
+    except HcctrialError as exc:
+        return [Section(key, title, unavailable=str(exc))]
+    except Exception as exc:  # a bug must not take the whole report down; it is shown
+        return [Section(key, title, unavailable=f"internal error {type(exc).__name__}: {exc}")]
+    return made if isinstance(made, list) else [made]
 
 
 def _format_cell(value: object) -> str:

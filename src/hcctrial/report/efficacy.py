@@ -156,7 +156,11 @@ def response_section(results: EfficacyResults, adsl: pl.DataFrame) -> Section:
     section.add_table(_bor_table(results.adrs, adsl, paramcd), f"Best overall response ({paramcd})")
     rates = results.endpoints.by_arm.filter(pl.col("PARAMCD") == "RESPONSE")
     if rates.height:
-        section.add_table(rates, "Response rates with Clopper-Pearson exact 95% CIs")
+        section.add_table(
+            rate_table(rates),
+            "Response rates, n/N and % with Clopper-Pearson exact 95% CI (ORR: CR + PR; DCR: "
+            "CR + PR + SD; DCR at a landmark: non-PD adequate response on or after it)",
+        )
     changes = results.timepoint_changes
     if changes.height and "PCHG" in changes.columns:
         post = changes.drop_nulls("PCHG")
@@ -190,8 +194,20 @@ def response_section(results: EfficacyResults, adsl: pl.DataFrame) -> Section:
     section.add_figure(*_swimmer(results, adsl))
     problems = results.response_problems
     if problems.height:
+        keys = [c for c in ("SOURCE", "CHECK", "MESSAGE") if c in problems.columns]
+        grouped = (
+            problems.group_by(keys, maintain_order=True)
+            .agg(
+                pl.len().alias("Rows"),
+                pl.col("USUBJID").n_unique().alias("Subjects"),
+                pl.col("USUBJID").first().alias("First subject"),
+            )
+            .sort("Rows", descending=True)
+        )
         section.add_table(
-            problems.head(50), f"Data problems found by the response engine ({problems.height})"
+            grouped,
+            f"Data problems found by the response engine ({problems.height} rows; each row in "
+            "tables/response_problems.csv)",
         )
     return section
 
@@ -255,9 +271,27 @@ def survival_section(results: EfficacyResults) -> Section:
         "Censoring follows the FDA 2018 guidance on cancer trial endpoints."
     )
     tte = ep.by_arm.filter(pl.col("PARAMCD").is_in(["OS", "PFS", "TTR", "DOR"]))
-    section.add_table(tte, "Time-to-event endpoints by arm (months)")
-    if ep.comparison.height:
-        section.add_table(ep.comparison, "Comparison between arms")
+    section.add_table(
+        time_to_event_table(tte),
+        "Time-to-event endpoints by arm: events/N, median in months (95% CI), "
+        "Kaplan-Meier landmark rates (95% CI); NR = not reached, NE = not estimable",
+    )
+    if ep.comparison.height and ep.comparison["ESTIMATE"].is_null().all():
+        section.add_text(
+            "No comparison between arms: "
+            + str(ep.comparison["NOTE"].drop_nulls().first() or "fewer than two arms")
+            + "."
+        )
+    elif ep.comparison.height:
+        section.add_table(
+            comparison_table(ep.comparison),
+            "Comparison between arms (Cox HR with 95% Wald CI, HR < 1 favours the first arm "
+            "named; two-sided log-rank p; rate differences with Newcombe 95% CI)",
+        )
+    section.add_text(
+        "Every statistic with its method and notes: tables/endpoints_by_arm.csv and "
+        "tables/endpoints_comparison.csv."
+    )
     at_risk = ep.at_risk
     for paramcd, name in (("OS", "Overall survival"), ("PFS", "Progression-free survival")):
         curves = _curves(ep.adtte, paramcd)
@@ -273,5 +307,139 @@ def survival_section(results: EfficacyResults) -> Section:
             f"{name}: Kaplan-Meier estimate with 95% pointwise CI; ticks mark censored "
             "subjects; numbers at risk under the axis.",
         )
-    section.add_table(at_risk, "Numbers at risk")
     return section
+
+
+def _num(x: float | None, digits: int = 1) -> str:
+    return "NR" if x is None or x != x else f"{x:.{digits}f}"
+
+
+def _interval(est: float | None, lo: float | None, hi: float | None, scale: float = 1.0) -> str:
+    """``est (lo-hi)``; a missing estimate or upper limit is NR (not reached), a missing lower
+    limit NE (not estimable)."""
+    if est is None:
+        return "NR"
+
+    def f(v: float | None, missing: str) -> str:
+        return missing if v is None or v != v else f"{v * scale:.1f}"
+
+    return f"{est * scale:.1f} ({f(lo, 'NE')}-{f(hi, 'NR')})"
+
+
+def rate_table(rates: pl.DataFrame) -> pl.DataFrame:
+    """Rows ORR, DCR, DCR at landmarks; one column per arm with ``x/N = % (lo-hi)``."""
+    arms = sorted(rates["ARM"].unique().to_list())
+    out = []
+    for stat in rates["STATISTIC"].unique(maintain_order=True).to_list():
+        row = {"Rate": str(stat).replace("_", " at ").replace("M", " months")}
+        if stat in ("ORR", "DCR"):
+            row["Rate"] = str(stat)
+        for arm in arms:
+            r = rates.filter((pl.col("ARM") == arm) & (pl.col("STATISTIC") == stat))
+            if r.height == 0:
+                row[arm] = "-"
+                continue
+            x, n, est, lo, hi = r.select("X", "N", "ESTIMATE", "LOWER", "UPPER").row(0)
+            row[arm] = f"{x}/{n} = {_interval(est, lo, hi, 100)}%"
+        out.append(row)
+    return pl.DataFrame(out)
+
+
+_TTE_NAMES = {
+    "OS": "Overall survival",
+    "PFS": "Progression-free survival",
+    "TTR": "Time to response",
+    "DOR": "Duration of response",
+}
+
+
+def time_to_event_table(tte: pl.DataFrame) -> pl.DataFrame:
+    """Per endpoint: events/N, median (95% CI), landmark rates (95% CI); one column per arm."""
+    arms = sorted(tte["ARM"].unique().to_list())
+    out = []
+    for code in ("OS", "PFS", "TTR", "DOR"):
+        part = tte.filter(pl.col("PARAMCD") == code)
+        if part.is_empty():
+            continue
+        stats = (
+            ["EVENTS", "MEDIAN"]
+            + [
+                s
+                for s in part["STATISTIC"].unique(maintain_order=True).to_list()
+                if s.startswith("RATE_")
+            ]
+            + (["FOLLOW_UP_MEDIAN"] if code == "OS" else [])
+        )
+        for stat in stats:
+            label = {
+                "EVENTS": "Events / N",
+                "MEDIAN": "Median, months (95% CI)",
+                "FOLLOW_UP_MEDIAN": "Median follow-up, months (reverse KM)",
+            }.get(stat, f"Rate at {stat[5:-1]} months, % (95% CI)")
+            row = {"Endpoint": _TTE_NAMES[code] if stat == "EVENTS" else "", "Statistic": label}
+            for arm in arms:
+                r = part.filter((pl.col("ARM") == arm) & (pl.col("STATISTIC") == stat))
+                if r.height == 0:
+                    row[arm] = "-"
+                    continue
+                x, n, est, lo, hi = r.select("X", "N", "ESTIMATE", "LOWER", "UPPER").row(0)
+                if stat == "EVENTS":
+                    row[arm] = f"{x} / {n}"
+                elif stat == "FOLLOW_UP_MEDIAN":
+                    row[arm] = _num(est)
+                elif stat == "MEDIAN":
+                    row[arm] = _interval(est, lo, hi)
+                else:
+                    row[arm] = _interval(est, lo, hi, 100)
+            out.append(row)
+    return pl.DataFrame(out)
+
+
+def _p(p: float | None) -> str:
+    if p is None or p != p:
+        return "-"
+    return "< 0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def comparison_table(comparison: pl.DataFrame) -> pl.DataFrame:
+    """Per endpoint: hazard ratio (95% Wald CI), profile-likelihood CI, log-rank p; for
+    response rates the difference in percentage points (Newcombe 95% CI)."""
+    out = []
+    for (arm, code), part in comparison.group_by("ARM", "PARAMCD", maintain_order=True):
+        stat = dict(zip(part["STATISTIC"].to_list(), part.iter_rows(named=True), strict=True))
+        if "HR" in stat:
+            hr = stat["HR"]
+            prof = stat.get("HR_PROFILE_CI")
+            lr = stat.get("LOGRANK_P")
+            out.append(
+                {
+                    "Comparison": str(arm),
+                    "Endpoint": _TTE_NAMES.get(str(code), str(code)),
+                    "Estimate": (
+                        f"HR {hr['ESTIMATE']:.2f} ({hr['LOWER']:.2f}-{hr['UPPER']:.2f})"
+                        if hr["ESTIMATE"] is not None and hr["LOWER"] is not None
+                        else f"not estimable ({hr['NOTE'] or 'no events'})"
+                    ),
+                    "Profile-likelihood 95% CI": (
+                        f"{prof['LOWER']:.2f}-{prof['UPPER']:.2f}"
+                        if prof and prof["LOWER"] is not None and prof["UPPER"] is not None
+                        else "-"
+                    ),
+                    "Log-rank p": _p(lr["ESTIMATE"]) if lr else "-",
+                    "Events / N": f"{hr['X']} / {hr['N']}",
+                }
+            )
+        for name, row in stat.items():
+            if name.endswith("_DIFF"):
+                label = name[:-5].replace("_", " at ").replace("M", " months")
+                out.append(
+                    {
+                        "Comparison": str(arm),
+                        "Endpoint": f"{label} difference, percentage points",
+                        "Estimate": _interval(row["ESTIMATE"], row["LOWER"], row["UPPER"], 100),
+                        "Profile-likelihood 95% CI": "-",
+                        "Log-rank p": "-",
+                        "Events / N": f"{row['X']} / {row['N']}",
+                    }
+                )
+    return pl.DataFrame(out)

@@ -78,6 +78,11 @@ class SurvivalCurve:
     censored: Sequence[float] = field(default_factory=tuple)
 
 
+def _short(label: str, width: int = 28) -> str:
+    """An arm label short enough for a figure margin (full labels are in the legend)."""
+    return label if len(label) <= width else label[: width - 1].rstrip() + "\u2026"
+
+
 def _step_value(times: np.ndarray, values: np.ndarray, at: np.ndarray) -> np.ndarray:
     idx = np.searchsorted(times, at, side="right") - 1
     return np.where(idx >= 0, values[np.clip(idx, 0, None)], 1.0)
@@ -121,18 +126,20 @@ def kaplan_meier_figure(
     ax.set_xlabel(f"Time ({time_unit})")
     ax.set_title(title, loc="left", fontsize=10)
     if len(curves) > 1:
-        ax.legend(frameon=False, loc="upper right")
+        ax.legend(frameon=False, loc="lower left", fontsize=8)
     table_ax = fig.add_subplot(grid[1], sharex=ax)
     table_ax.axis("off")
     table_ax.set_title("Number at risk", loc="left", fontsize=8)
     if at_risk is not None and at_risk.height:
+        ticks = sorted({float(t) / time_scale for t in at_risk.get_column("time").to_list()})
+        ax.set_xticks(ticks, labels=[f"{t:g}" for t in ticks])
         for row_index, curve in enumerate(curves):
             rows = at_risk.filter(pl.col("label") == curve.label).sort("time")
             y_pos = 1.0 - (row_index + 0.5) / n_arms
             table_ax.text(
-                -0.01,
+                0,
                 y_pos,
-                curve.label,
+                _short(curve.label) + "  ",
                 transform=table_ax.get_yaxis_transform(),
                 ha="right",
                 va="center",
@@ -144,6 +151,10 @@ def kaplan_meier_figure(
                     time / time_scale, y_pos, str(n), ha="center", va="center", fontsize=8
                 )
         table_ax.set_ylim(0, 1)
+        # the first column of counts sits on x = 0: move the labels left of it
+        for text in table_ax.texts:
+            if text.get_horizontalalignment() == "right":
+                text.set_x(-0.03)
     return _to_svg(fig)
 
 
@@ -172,7 +183,16 @@ def waterfall_figure(best_change: pl.DataFrame, *, title: str) -> str:
     if "BOR" in df.columns:
         present = [b for b in RESPONSE_COLOURS if b in set(df.get_column("BOR").to_list())]
         handles = [plt.Rectangle((0, 0), 1, 1, color=RESPONSE_COLOURS[b]) for b in present]
-        ax.legend(handles, present, frameon=False, fontsize=8, ncols=min(len(present), 5))
+        ax.legend(
+            handles,
+            present,
+            frameon=False,
+            fontsize=8,
+            ncols=min(len(present), 5),
+            loc="lower left",
+            title="Best overall response",
+            title_fontsize=8,
+        )
     return _to_svg(fig)
 
 
@@ -246,7 +266,12 @@ def swimmer_figure(lanes: pl.DataFrame, events: pl.DataFrame, *, title: str) -> 
     ax.set_ylabel(f"Subjects (n = {ordered.height})")
     ax.set_xlabel("Months from reference start")
     ax.set_title(title, loc="left", fontsize=10)
-    ax.legend(frameon=False, fontsize=8, loc="lower right")
+    handles, names = ax.get_legend_handles_labels()
+    if len(arm_colour) > 1:
+        for arm, colour in arm_colour.items():
+            handles.append(plt.Rectangle((0, 0), 1, 1, color=colour, alpha=0.35))
+            names.append(_short(str(arm), 40))
+    ax.legend(handles, names, frameon=False, fontsize=8, loc="lower right")
     return _to_svg(fig)
 
 

@@ -17,6 +17,11 @@ from markupsafe import escape
 __all__ = ["ConsortFlow", "baseline_characteristics", "consort_html"]
 
 
+def _fmt(v: float) -> str:
+    """A summary number for a table: 3 significant digits, thousands separated from 1,000."""
+    return f"{v:,.0f}" if abs(v) >= 1000 else f"{v:.3g}"
+
+
 def _continuous_rows(df: pl.DataFrame, column: str, label: str, arms: list[str]) -> list[dict]:
     row: dict[str, str] = {"Characteristic": label, "Category": "median (Q1-Q3)"}
     rng: dict[str, str] = {"Characteristic": "", "Category": "range; n"}
@@ -29,8 +34,8 @@ def _continuous_rows(df: pl.DataFrame, column: str, label: str, arms: list[str])
             continue
         q1, med, q3 = (float(x.quantile(q, "linear") or 0.0) for q in (0.25, 0.5, 0.75))
         lo, hi = float(x.min()), float(x.max())  # type: ignore[arg-type]
-        row[arm] = f"{med:.4g} ({q1:.4g}-{q3:.4g})"
-        rng[arm] = f"{lo:.4g}-{hi:.4g}; n = {x.len()}"
+        row[arm] = f"{_fmt(med)} ({_fmt(q1)}-{_fmt(q3)})"
+        rng[arm] = f"{_fmt(lo)}-{_fmt(hi)}; n = {x.len()}"
     return [row, rng]
 
 
@@ -73,7 +78,8 @@ def baseline_characteristics(
             rows.extend(_continuous_rows(adsl, column, label, arms))
         else:
             rows.extend(_categorical_rows(adsl, column, label, arms))
-    return pl.DataFrame(rows, schema=["Characteristic", "Category", *arms, "Total"])
+    out = pl.DataFrame(rows, schema=["Characteristic", "Category", *arms, "Total"])
+    return out.drop("Total") if len(arms) == 1 else out
 
 
 @dataclass(frozen=True)

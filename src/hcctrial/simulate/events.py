@@ -88,6 +88,8 @@ def labs_and_events(
     if not lab_days:
         lab_days = [d for d in range(28, int(min(end, 2000)), 28)]
     extra = {i + k for i in infusions for k in (3, 7, 14)} if infusions else set()
+    # liver tests 2-4 days after each TACE, as post-embolisation syndrome is monitored (assumption)
+    extra |= {t + 3 for t in tace_days if t + 3 > 0}
     days = np.array(sorted({0, *lab_days, *(d for d in extra if d < end)}), float)
     sld_rel = np.exp(-s.d * days) + np.exp(np.minimum(s.g * days, 50.0)) - 1.0
     sld_rel = np.maximum(sld_rel, 0.02)

@@ -119,6 +119,17 @@ SCHEMAS: dict[str, dict[str, pl.DataType]] = {
         "VISIT": S,
         "TRDTC": S,
     },
+    # baseline disease characteristics as supplemental qualifiers of DM (SDTM IG v3.4 8.4)
+    "SUPPDM": {
+        "USUBJID": S,
+        "RDOMAIN": S,
+        "IDVAR": S,
+        "IDVARVAL": S,
+        "QNAM": S,
+        "QLABEL": S,
+        "QVAL": S,
+        "QORIG": S,
+    },
 }
 
 
@@ -132,6 +143,9 @@ def frames_from_rows(rows: dict[str, list[dict[str, Any]]], study: str) -> dict[
             if rows.get(name)
             else pl.DataFrame(schema=schema)
         )
+        if name.startswith("SUPP"):
+            out[name] = df.select(pl.lit(study).alias("STUDYID"), *df.columns)
+            continue
         df = df.with_columns(pl.lit(study).alias("STUDYID"), pl.lit(name).alias("DOMAIN"))
         date_col = next((c for c in df.columns if c.endswith("DTC")), None)
         if name not in ("DM", "AE") and date_col is not None:

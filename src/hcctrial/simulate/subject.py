@@ -168,6 +168,28 @@ def subject_records(
                     "TRDTC": dtc,
                 }
             )
+            if s.mrecist:
+                # mRECIST (Lencioni and Llovet 2010): a new liver nodule is PD when >= 1 cm with
+                # the typical HCC pattern (arterial hyperenhancement and washout); new nodules
+                # are drawn 10-30 mm (assumption) with the typical pattern.
+                size = float(round(10 + 20 * rng.random()))
+                for code, name, text, value in (
+                    ("LDIAM", "Longest Diameter", f"{size:g}", size),
+                    ("ENHPATT", "Enhancement Pattern", "TYPICAL", None),
+                ):
+                    rows["TR"].append(
+                        {
+                            **common,
+                            "TRGRPID": "NEW",
+                            "TRLNKID": "NEW01",
+                            "TRTESTCD": code,
+                            "TRTEST": name,
+                            "TRSTRESC": text,
+                            "TRSTRESN": value,
+                            "TRSTRESU": "mm" if value is not None else None,
+                            "TRDTC": dtc,
+                        }
+                    )
     # --- exposure ------------------------------------------------------------------------------
     stop = min(end, pd_day) if s.progression_stops_treatment else end
     given: dict[str, list[int]] = {}

@@ -131,7 +131,7 @@ def simulate_trial(
     usubjid = [f"{study}-{sites[i]:03d}-{i + 1:04d}" for i in range(n_screened)]
     allocation = allocate(protocol, rng, base[eligible.tolist()], seed, setting)
     rows: dict[str, list[dict[str, Any]]] = {
-        k: [] for k in ("DM", "DS", "IE", "EX", "LB", "VS", "AE", "TU", "TR")
+        k: [] for k in ("DM", "DS", "IE", "EX", "LB", "VS", "AE", "TU", "TR", "SUPPDM")
     }
     horizon = int(
         max(protocol.follow_up.duration_months, protocol.follow_up.survival_follow_up_months or 0)
@@ -255,6 +255,7 @@ def simulate_trial(
     for i in range(n_screened):
         row = base.row(i, named=True)
         consent = iso(start_date, screen_day[i] - 3)
+        rows["SUPPDM"].extend(_supp_dm(usubjid[i], row))
         rows["DS"].append(
             _ds(
                 usubjid[i],
@@ -342,6 +343,39 @@ def _demo(row: dict[str, Any]) -> dict[str, Any]:
         "RACE": "ASIAN",
         "COUNTRY": "CHN",
     }
+
+
+#: Baseline disease characteristics written to SUPPDM (QNAM, QLABEL, value).
+SUPPDM_QUALIFIERS = (
+    ("AETIOL", "Aetiology of liver disease"),
+    ("BCLC", "BCLC stage"),
+    ("CPCLASS", "Child-Pugh class"),
+    ("ECOG", "ECOG performance status"),
+    ("MVI", "Macrovascular invasion"),
+    ("EHS", "Extrahepatic spread"),
+)
+
+
+def _supp_dm(usubjid: str, row: dict[str, Any]) -> list[dict[str, Any]]:
+    out = []
+    for qnam, label in SUPPDM_QUALIFIERS:
+        value = row.get(qnam)
+        if value is None:
+            continue
+        text = ("Y" if value else "N") if isinstance(value, bool) else str(value)
+        out.append(
+            {
+                "USUBJID": usubjid,
+                "RDOMAIN": "DM",
+                "IDVAR": None,
+                "IDVARVAL": None,
+                "QNAM": qnam,
+                "QLABEL": label,
+                "QVAL": text,
+                "QORIG": "DERIVED" if qnam in ("BCLC", "CPCLASS") else "CRF",
+            }
+        )
+    return out
 
 
 def _ds(usubjid: str, term: str, decod: str, cat: str, dtc: str) -> dict[str, Any]:
