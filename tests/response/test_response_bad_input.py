@@ -165,3 +165,19 @@ def test_pandas_input_accepted():
     tu, tr = _two_targets({"T1": 20, "T2": 10})
     res = derive_timepoint_response(tu.to_pandas(), tr.to_pandas())
     assert res.adrs["AVALC"].to_list() == ["PR"]
+
+
+def test_too_small_to_measure_gets_the_5mm_default():
+    """RECIST 1.1 section 4.3.2 (Eisenhauer 2009, p. 233): "too small to measure" is 5 mm.
+
+    Baseline 30 + 20 = 50 mm; follow-up T1 too small (5 mm) + T2 10 mm = 15 mm, -70%: PR
+    (not CR, since the lesion is still there; not NE, since it was assessed).
+    """
+    tu, tr = _two_targets({"T1": {"LDIAM": "TOO SMALL TO MEASURE"}, "T2": 10})
+    res = derive_timepoint_response(tu, tr)
+    assert res.adrs["AVALC"].to_list() == ["PR"]
+    post = res.timepoint_changes.filter(pl.col("ABLFL").is_null())
+    assert post["SUMDIAM"].to_list() == [15.0]
+    p = _check(res, "too small to measure")
+    assert p.height == 1 and p["LESIONID"].to_list() == ["T1"]
+    assert _check(res, "missing diameter").height == 0

@@ -47,6 +47,13 @@ liver lesion (TYPICAL/ATYPICAL, mRECIST) and effusion cytology (POSITIVE/NEGATIV
 
 _MM_PER_UNIT = {"mm": 1.0, "cm": 10.0}  # SI: 1 cm = 10 mm
 
+TOO_SMALL_TO_MEASURE = ("TOO SMALL TO MEASURE", "TSTM")
+"""TRSTRESC of a target lesion seen but too small to measure, without a number."""
+TOO_SMALL_DEFAULT_MM = 5.0
+"""RECIST 1.1 section 4.3.2 (Eisenhauer 2009, p. 233): a lesion "believed to be present and
+faintly seen but too small to measure" is given a default of 5 mm (one that has likely
+disappeared is recorded as 0 mm)."""
+
 
 @dataclass(frozen=True)
 class PreparedLesions:
@@ -405,7 +412,21 @@ def _convert_units(r: pl.DataFrame, criteria: Criteria, parts: list[pl.DataFrame
             pl.col("_VAL"),
         )
     )
-    missing = r.filter(is_diam & pl.col("_VAL").is_null())
+    tiny = (
+        is_diam & pl.col("_VAL").is_null() & pl.col("RESC").is_in(TOO_SMALL_TO_MEASURE)
+    ).fill_null(False)
+    parts.append(
+        problems_frame(
+            r.filter(tiny),
+            "TR",
+            "too small to measure",
+            f"too small to measure: the RECIST 1.1 default of {TOO_SMALL_DEFAULT_MM:g} mm is "
+            "used (section 4.3.2)",
+            "TRSTRESC",
+            pl.col("RESC"),
+        )
+    )
+    missing = r.filter(is_diam & pl.col("_VAL").is_null() & ~tiny)
     parts.append(
         problems_frame(
             missing,
@@ -425,6 +446,8 @@ def _convert_units(r: pl.DataFrame, criteria: Criteria, parts: list[pl.DataFrame
     return r.with_columns(
         pl.when(is_diam & (pl.col("_VAL") >= 0))
         .then(pl.col("_VAL") * factor)
+        .when(tiny)
+        .then(pl.lit(TOO_SMALL_DEFAULT_MM))
         .otherwise(None)
         .alias("DIAM_MM")
     )
