@@ -23,6 +23,7 @@ from hcctrial.cli import safety as _safety
 from hcctrial.cli import schedule as _schedule
 from hcctrial.cli import screen as _screen
 from hcctrial.cli import simulate as _simulate
+from hcctrial.cli import web as _web
 from hcctrial.errors import HcctrialError
 
 app = typer.Typer(
@@ -46,6 +47,7 @@ _MODULES = (
     _schedule,
     _kinetics,
     _simulate,
+    _web,
 )
 
 for _module in _MODULES:

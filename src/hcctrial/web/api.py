@@ -6,31 +6,52 @@ Bad input answers 422 with one message per field (``detail: [{loc, msg, type}]``
 # FastAPI must see each form class itself, not its name.
 
 import io
+import tempfile
 import zipfile
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
-from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi import Path as PathParam
+from fastapi import Query as QueryParam
+from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from hcctrial.io import write_study
 from hcctrial.web import service
+from hcctrial.web.audit import verify_chain
 from hcctrial.web.auth import (
+    MAX_FAILURES,
     Principal,
     TooManyAttemptsError,
     add_user,
     authenticate,
+    change_password,
     create_api_token,
     create_web_session,
     end_web_session,
+    failures_of,
+    record_failed_attempt,
     verify_password,
 )
-from hcctrial.web.checks import FORMS
-from hcctrial.web.db import AuditEntry, Query, QueryMessage, Record, Site, Study, Subject, User
+from hcctrial.web.checks import FORMS, MAX_ID, StrictModel
+from hcctrial.web.db import (
+    ApiToken,
+    AuditEntry,
+    Query,
+    QueryMessage,
+    Record,
+    Site,
+    Study,
+    Subject,
+    User,
+    begin_write,
+    utcnow,
+)
 from hcctrial.web.deps import (
     COOKIE,
+    TransactionRoute,
     current_principal,
     db_session,
     load_query,
@@ -42,7 +63,7 @@ from hcctrial.web.deps import (
 from hcctrial.web.derived import subject_calendar, subject_eligibility
 from hcctrial.web.export import export_study
 
-router = APIRouter(prefix="/api")
+router = APIRouter(prefix="/api", route_class=TransactionRoute)
 
 
 def principal_dep(request: Request, session: Session = Depends(db_session)) -> Principal:
@@ -50,8 +71,12 @@ def principal_dep(request: Request, session: Session = Depends(db_session)) -> P
     return current_principal(request, session)
 
 
-class _Body(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+#: A row id in a path (a 32-bit positive integer: larger numbers are no row of any table).
+RowId = Annotated[int, PathParam(ge=1, le=MAX_ID)]
+
+
+class _Body(StrictModel):
+    pass
 
 
 class LoginBody(_Body):
@@ -61,7 +86,7 @@ class LoginBody(_Body):
 
 class MembershipBody(_Body):
     role: Literal["admin", "investigator", "coordinator", "monitor", "statistician", "auditor"]
-    site_id: int | None = None
+    site_id: int | None = Field(default=None, ge=1, le=MAX_ID)
 
 
 class UserBody(_Body):
@@ -73,6 +98,11 @@ class UserBody(_Body):
 
 class TokenBody(_Body):
     name: str = Field(min_length=1, max_length=80)
+
+
+class PasswordBody(_Body):
+    current_password: str = Field(min_length=1, max_length=200)
+    new_password: str = Field(min_length=12, max_length=200)
 
 
 class SiteBody(_Body):
@@ -89,7 +119,7 @@ class StudyBody(_Body):
 
 
 class SubjectBody(_Body):
-    site_id: int
+    site_id: int = Field(ge=1, le=MAX_ID)
     subjid: str = Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9-]+$")
     sex: Literal["M", "F", "U", "UNDIFFERENTIATED"]
     birth_dtc: str | None = Field(default=None, max_length=10)
@@ -100,17 +130,40 @@ class SubjectBody(_Body):
     usubjid: str | None = Field(default=None, max_length=80, pattern=r"^[A-Za-z0-9-]+$")
 
 
+class TransitionDetail(_Body):
+    arm: str | None = Field(default=None, max_length=40, description="assigned: the arm id")
+    dose_level: str | None = Field(default=None, max_length=40, description="assigned")
+    strata: dict[str, str] | None = Field(
+        default=None, max_length=20, description="randomized: factor -> level"
+    )
+    dsdecod: str | None = Field(
+        default=None, max_length=60, description="off_study: CDISC NCOMPLT term"
+    )
+    dsterm: str | None = Field(default=None, max_length=200, description="off_study, died")
+
+
 class TransitionBody(_Body):
-    to: str = Field(max_length=20)
+    to: Literal[
+        "consented",
+        "eligible",
+        "ineligible",
+        "enrolled",
+        "randomized",
+        "assigned",
+        "treated",
+        "off_treatment",
+        "off_study",
+        "died",
+    ]
     date: str = Field(min_length=4, max_length=19)
-    detail: dict[str, Any] | None = None
+    detail: TransitionDetail | None = None
     reason: str | None = Field(default=None, max_length=500)
 
 
 class RecordChangeBody(_Body):
     data: dict[str, Any]
     reason: str = Field(min_length=1, max_length=500)
-    version: int = Field(ge=1)
+    version: int = Field(ge=1, le=MAX_ID)
 
 
 class ReasonBody(_Body):
@@ -124,7 +177,7 @@ class SignBody(_Body):
 
 class QueryBody(_Body):
     text: str = Field(min_length=1, max_length=2000)
-    record_id: int | None = None
+    record_id: int | None = Field(default=None, ge=1, le=MAX_ID)
     field: str | None = Field(default=None, max_length=40)
 
 
@@ -136,21 +189,9 @@ def _client(request: Request) -> str:
     return request.client.host if request.client else "?"
 
 
-@router.post("/login", tags=["auth"])
-def login(body: LoginBody, request: Request, response: Response) -> dict[str, str]:
-    """Password login; sets the session cookie and returns the CSRF token."""
-    sessions = request.app.state.sessions
-    with sessions() as session:
-        try:
-            user = authenticate(session, body.username, body.password, _client(request))
-        except TooManyAttemptsError:
-            raise HTTPException(429, "too many failed logins; try again later") from None
-        session.commit()
-        if user is None:
-            raise HTTPException(401, "wrong user name or password")
-        session.info["user"] = user.username
-        token, csrf = create_web_session(session, user)
-        session.commit()
+def set_session_cookie(request: Request, response: Response, token: str) -> None:
+    """The session cookie: HttpOnly (no script reads it), SameSite=Strict (no other site's
+    page sends it), ``Secure`` behind HTTPS (``hcctrial serve --secure-cookies``)."""
     response.set_cookie(
         COOKIE,
         token,
@@ -159,7 +200,52 @@ def login(body: LoginBody, request: Request, response: Response) -> dict[str, st
         secure=bool(request.app.state.secure_cookies),
         path="/",
     )
-    return {"csrf_token": csrf, "username": user.username}
+
+
+def password_login(request: Request, username: str, password: str) -> tuple[User, str, str]:
+    """Check a password login in its own transaction (the attempt is kept even when the login
+    fails); returns the user, the session cookie token and the CSRF token. 401 wrong, 429
+    rate-limited."""
+    with request.app.state.sessions() as session:
+        begin_write(session)
+        try:
+            user = authenticate(session, username, password, _client(request))
+        except TooManyAttemptsError:
+            session.rollback()
+            raise HTTPException(429, "too many failed logins; try again later") from None
+        if user is None:
+            session.commit()
+            raise HTTPException(401, "wrong user name or password")
+        session.info["user"] = user.username
+        token, csrf = create_web_session(session, user)
+        session.commit()
+    return user, token, csrf
+
+
+@router.post("/login", tags=["auth"])
+def login(body: LoginBody, request: Request, response: Response) -> dict[str, Any]:
+    """Password login; sets the session cookie and returns the CSRF token (send it back in the
+    ``X-CSRF-Token`` header of every state-changing request made with the cookie)."""
+    user, token, csrf = password_login(request, body.username, body.password)
+    set_session_cookie(request, response, token)
+    return {
+        "csrf_token": csrf,
+        "username": user.username,
+        "must_change_password": bool(user.must_change_password),
+    }
+
+
+@router.post("/password", tags=["auth"])
+def new_password(
+    body: PasswordBody,
+    principal: Principal = Depends(principal_dep),
+    session: Session = Depends(db_session),
+) -> dict[str, str]:
+    """Change the password (required first after a one-time password)."""
+    user = session.get(User, principal.user_id)
+    assert user is not None
+    change_password(session, user, body.current_password, body.new_password)
+    return {"status": "password changed"}
 
 
 @router.post("/logout", tags=["auth"])
@@ -187,16 +273,54 @@ def me(principal: Principal = Depends(principal_dep)) -> dict[str, Any]:
     }
 
 
-@router.post("/tokens", tags=["auth"])
+@router.post("/tokens", tags=["auth"], status_code=201)
 def new_token(
     body: TokenBody,
     principal: Principal = Depends(principal_dep),
     session: Session = Depends(db_session),
-) -> dict[str, str]:
-    """A new API token for scripts (shown once)."""
+) -> dict[str, Any]:
+    """A new API token for scripts (shown once; only its SHA-256 is kept)."""
     user = session.get(User, principal.user_id)
     assert user is not None
-    return {"token": create_api_token(session, user, body.name)}
+    token = create_api_token(session, user, body.name)
+    row = session.scalars(
+        select(ApiToken).where(ApiToken.user_id == user.id).order_by(ApiToken.id.desc())
+    ).first()
+    return {"id": row.id if row else None, "token": token}
+
+
+@router.get("/tokens", tags=["auth"])
+def list_tokens(
+    principal: Principal = Depends(principal_dep), session: Session = Depends(db_session)
+) -> list[dict[str, Any]]:
+    """The user's own API tokens (names and dates, never the tokens)."""
+    rows = session.scalars(
+        select(ApiToken).where(ApiToken.user_id == principal.user_id).order_by(ApiToken.id)
+    )
+    return [
+        {
+            "id": t.id,
+            "name": t.name,
+            "created_at": t.created_at.isoformat(),
+            "revoked_at": t.revoked_at.isoformat() if t.revoked_at else None,
+        }
+        for t in rows
+    ]
+
+
+@router.post("/tokens/{token_id}/revoke", tags=["auth"])
+def revoke_token(
+    token_id: RowId,
+    principal: Principal = Depends(principal_dep),
+    session: Session = Depends(db_session),
+) -> dict[str, Any]:
+    """Revoke one of the user's own API tokens (it stops working at once)."""
+    row = session.get(ApiToken, token_id)
+    if row is None or row.user_id != principal.user_id:
+        raise HTTPException(404, "token not found")
+    if row.revoked_at is None:
+        row.revoked_at = utcnow()
+    return {"id": row.id, "revoked": True}
 
 
 @router.post("/users", tags=["admin"], status_code=201)
@@ -301,7 +425,7 @@ def dashboard_counts(session: Session, principal: Principal, study_id: int) -> d
 
 @router.get("/studies/{study_id}/dashboard", tags=["studies"])
 def dashboard(
-    study_id: int,
+    study_id: RowId,
     principal: Principal = Depends(principal_dep),
     session: Session = Depends(db_session),
 ) -> dict[str, Any]:
@@ -311,27 +435,31 @@ def dashboard(
 
 @router.get("/studies/{study_id}/export", tags=["studies"])
 def export(
-    study_id: int,
+    study_id: RowId,
+    format: Literal["csv", "xpt"] = "csv",
     principal: Principal = Depends(principal_dep),
     session: Session = Depends(db_session),
-) -> StreamingResponse:
-    """The study as SDTM CSV files in a zip (statistician; the sites the user may see)."""
+) -> Response:
+    """The study as SDTM domains (CSV, or SAS transport XPT v5) in a zip, the files every
+    ``hcctrial`` command reads (statistician; the sites the user may see)."""
     require(principal, "export")
+    if session.get(Study, study_id) is None:
+        raise HTTPException(404, "study not found")
     data = export_study(session, study_id, site_ids=principal.sites("export"))
     buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for name, df in data.items():
-            derived = [c for c in df.columns if c.endswith(("DT", "DTF")) and f"{c}C" in df.columns]
-            archive.writestr(f"{name.lower()}.csv", df.drop(derived).write_csv())
-    buffer.seek(0)
+    with tempfile.TemporaryDirectory(prefix="hcctrial-export-") as folder:
+        written = write_study(data, folder, format=format)
+        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+            for path in written:
+                archive.write(path, path.name)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     headers = {"Content-Disposition": f'attachment; filename="study-{study_id}-{stamp}.zip"'}
-    return StreamingResponse(buffer, media_type="application/zip", headers=headers)
+    return Response(buffer.getvalue(), media_type="application/zip", headers=headers)
 
 
 @router.get("/subjects", tags=["subjects"])
 def list_subjects(
-    study_id: int | None = None,
+    study_id: Annotated[int | None, QueryParam(ge=1, le=MAX_ID)] = None,
     principal: Principal = Depends(principal_dep),
     session: Session = Depends(db_session),
 ) -> list[dict[str, Any]]:
@@ -364,7 +492,7 @@ def new_subject(
 
 @router.get("/subjects/{subject_id}", tags=["subjects"])
 def get_subject(
-    subject_id: int,
+    subject_id: RowId,
     principal: Principal = Depends(principal_dep),
     session: Session = Depends(db_session),
 ) -> dict[str, Any]:
@@ -374,7 +502,7 @@ def get_subject(
 
 @router.post("/subjects/{subject_id}/transitions", tags=["subjects"])
 def subject_transition(
-    subject_id: int,
+    subject_id: RowId,
     body: TransitionBody,
     principal: Principal = Depends(principal_dep),
     session: Session = Depends(db_session),
@@ -384,13 +512,14 @@ def subject_transition(
     subject = load_subject(session, principal, subject_id, permission)
     if body.reason:
         session.info["reason"] = body.reason
-    service.transition(session, subject, body.to, body.date, principal.username, body.detail)
+    detail = body.detail.model_dump(exclude_none=True) if body.detail else None
+    service.transition(session, subject, body.to, body.date, principal.username, detail)
     return subject_json(subject)
 
 
 @router.get("/subjects/{subject_id}/eligibility", tags=["subjects"])
 def eligibility(
-    subject_id: int,
+    subject_id: RowId,
     as_of: str | None = None,
     principal: Principal = Depends(principal_dep),
     session: Session = Depends(db_session),
@@ -420,7 +549,7 @@ def eligibility(
 
 @router.get("/subjects/{subject_id}/calendar", tags=["subjects"])
 def calendar(
-    subject_id: int,
+    subject_id: RowId,
     principal: Principal = Depends(principal_dep),
     session: Session = Depends(db_session),
 ) -> dict[str, Any]:
@@ -451,7 +580,7 @@ def _record_json(record: Record) -> dict[str, Any]:
 
 @router.get("/subjects/{subject_id}/records", tags=["records"])
 def list_records(
-    subject_id: int,
+    subject_id: RowId,
     domain: str | None = None,
     principal: Principal = Depends(principal_dep),
     session: Session = Depends(db_session),
@@ -466,7 +595,7 @@ def list_records(
 
 def _make_entry_route(domain: str, form: type[BaseModel]) -> None:
     def enter(
-        subject_id: int,
+        subject_id: RowId,
         body: form,  # type: ignore[valid-type]
         principal: Principal = Depends(principal_dep),
         session: Session = Depends(db_session),
@@ -493,7 +622,7 @@ for _domain, _form in FORMS.items():
 
 @router.put("/records/{record_id}", tags=["records"])
 def change_record(
-    record_id: int,
+    record_id: RowId,
     body: RecordChangeBody,
     principal: Principal = Depends(principal_dep),
     session: Session = Depends(db_session),
@@ -515,7 +644,7 @@ def change_record(
 
 @router.post("/records/{record_id}/delete", tags=["records"])
 def delete_record(
-    record_id: int,
+    record_id: RowId,
     body: ReasonBody,
     principal: Principal = Depends(principal_dep),
     session: Session = Depends(db_session),
@@ -529,16 +658,27 @@ def delete_record(
 
 @router.post("/records/{record_id}/sign", tags=["records"])
 def sign_record(
-    record_id: int,
+    record_id: RowId,
     body: SignBody,
+    request: Request,
     principal: Principal = Depends(principal_dep),
     session: Session = Depends(db_session),
 ) -> dict[str, Any]:
-    """Lock and sign a record: the investigator re-enters the password (21 CFR 11.200)."""
+    """Lock and sign a record: the investigator re-enters the password (21 CFR 11.200); the
+    signature shows the printed name, date and time and meaning (21 CFR 11.50). A wrong
+    password counts as a failed login."""
     record, _ = load_record(session, principal, record_id, "record.sign")
     user = session.get(User, principal.user_id)
-    if user is None or not verify_password(user.password_hash, body.password):
-        raise HTTPException(401, "wrong password")
+    assert user is not None
+    if failures_of(session, user.username) >= MAX_FAILURES:
+        raise HTTPException(429, "too many wrong passwords; try again later")
+    if not verify_password(user.password_hash, body.password):
+        session.rollback()  # give up the writer's place before recording the attempt
+        with request.app.state.sessions() as attempts:
+            begin_write(attempts)
+            record_failed_attempt(attempts, user.username, f"signature:{_client(request)}")
+            attempts.commit()
+        raise HTTPException(401, "wrong password; the record was not signed")
     session.info["reason"] = f"signature: {body.meaning}"
     service.sign_record(session, record, user.full_name, body.meaning)
     return _record_json(record)
@@ -565,7 +705,7 @@ def _query_json(session: Session, query: Query) -> dict[str, Any]:
 
 @router.post("/subjects/{subject_id}/queries", tags=["queries"], status_code=201)
 def new_query(
-    subject_id: int,
+    subject_id: RowId,
     body: QueryBody,
     principal: Principal = Depends(principal_dep),
     session: Session = Depends(db_session),
@@ -580,7 +720,7 @@ def new_query(
 
 @router.get("/subjects/{subject_id}/queries", tags=["queries"])
 def list_queries(
-    subject_id: int,
+    subject_id: RowId,
     principal: Principal = Depends(principal_dep),
     session: Session = Depends(db_session),
 ) -> list[dict[str, Any]]:
@@ -594,7 +734,7 @@ def list_queries(
 
 @router.post("/queries/{query_id}/{action}", tags=["queries"])
 def query_action(
-    query_id: int,
+    query_id: RowId,
     action: Literal["answer", "close", "reopen"],
     body: QueryActionBody,
     principal: Principal = Depends(principal_dep),
@@ -609,8 +749,8 @@ def query_action(
 
 @router.get("/audit", tags=["audit"])
 def audit_trail(
-    after: int = 0,
-    limit: int = 100,
+    after: Annotated[int, QueryParam(ge=0, le=2**62)] = 0,
+    limit: Annotated[int, QueryParam(ge=1, le=1000)] = 100,
     principal: Principal = Depends(principal_dep),
     session: Session = Depends(db_session),
 ) -> list[dict[str, Any]]:
@@ -635,3 +775,15 @@ def audit_trail(
         }
         for e in rows
     ]
+
+
+@router.get("/audit/verify", tags=["audit"])
+def audit_verify(
+    request: Request,
+    principal: Principal = Depends(principal_dep),
+) -> dict[str, Any]:
+    """Recompute the audit trail's hash chain (as ``hcctrial audit verify``; auditors)."""
+    if principal.sites("audit.read") is not None:
+        raise HTTPException(403, "the audit trail is open to auditors of every site")
+    check = verify_chain(request.app.state.engine)
+    return {"ok": check.ok, "entries": check.entries, "problems": check.problems}

@@ -11,32 +11,63 @@ from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import ValidationError
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm.exc import StaleDataError
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from hcctrial.errors import HcctrialError, InputError, InputErrors
 from hcctrial.web.auth import add_user
-from hcctrial.web.db import User, make_engine, make_sessionmaker, upgrade_database
+from hcctrial.web.db import (
+    Membership,
+    User,
+    begin_write,
+    make_engine,
+    make_sessionmaker,
+    upgrade_database,
+)
 from hcctrial.web.service import EditCheckFailed, StaleVersionError
 
 __all__ = ["create_app", "ensure_admin"]
 
 
 def _problems_json(exc: HcctrialError) -> list[dict[str, object]]:
-    problems = exc.problems if isinstance(exc, InputErrors) else [exc]
+    """One ``{loc, msg, type}`` per problem, the column as the field when known."""
+    if isinstance(exc, InputErrors):
+        problems = exc.problems
+    elif isinstance(exc, InputError):
+        problems = [exc.problem]
+    else:
+        return [{"loc": ["body"], "msg": str(exc), "type": "input"}]
     out: list[dict[str, object]] = []
     for p in problems:
-        column = getattr(p, "column", None)
-        message = getattr(p, "message", None) or str(p)
-        value = getattr(p, "value", None)
-        expected = getattr(p, "expected", None)
-        text = str(message)
-        if value is not None:
-            text += f" (got {value!r})"
-        if expected:
-            text += f"; expected {expected}"
-        out.append({"loc": ["body", column] if column else ["body"], "msg": text, "type": "input"})
+        text = p.message
+        if p.value is not None:
+            text += f" (got {p.value!r})"
+        if p.expected:
+            text += f"; expected {p.expected}"
+        loc = ["body", p.column] if p.column else ["body"]
+        out.append({"loc": loc, "msg": text, "type": "input"})
     return out
+
+
+class RefuseNulMiddleware:
+    """422 for a URL holding a NUL character (``%00``): no row is named by one, and PostgreSQL
+    refuses it in text, so it never reaches a query."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            raw = scope.get("raw_path") or scope.get("path", "").encode("utf-8", "replace")
+            query = scope.get("query_string", b"")
+            path = scope.get("path", "")
+            if b"%00" in raw or b"%00" in query or "\x00" in path:
+                detail = [{"loc": ["path"], "msg": "NUL character in the URL", "type": "value"}]
+                response = JSONResponse({"detail": detail}, status_code=422)
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
 
 
 def _install_handlers(app: FastAPI) -> None:
@@ -66,6 +97,15 @@ def _install_handlers(app: FastAPI) -> None:
     @app.exception_handler(StaleDataError)
     def _stale_row(request: Request, exc: StaleDataError) -> JSONResponse:
         return JSONResponse({"detail": "changed by someone else; reload"}, status_code=409)
+
+    @app.exception_handler(OperationalError)
+    def _busy(request: Request, exc: OperationalError) -> JSONResponse:
+        # The database is busy (a lock not granted in time) or unreachable: try again later.
+        return JSONResponse(
+            {"detail": "the database is busy; try again"},
+            status_code=503,
+            headers={"Retry-After": "1"},
+        )
 
     @app.exception_handler(IntegrityError)
     def _integrity(request: Request, exc: IntegrityError) -> JSONResponse:
@@ -109,25 +149,32 @@ def create_app(url: str, *, migrate: bool = True, secure_cookies: bool = False) 
     app.include_router(router)
     app.include_router(pages_router)
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
+    app.add_middleware(RefuseNulMiddleware)
     return app
 
 
-def ensure_admin(url: str, username: str = "admin") -> str | None:
-    """Create the first admin account if the database has no user; returns its one-time
-    password (to print once), or ``None`` when users exist."""
+def ensure_admin(url: str, username: str = "admin") -> tuple[str, str] | None:
+    """Create an admin account when the database has none (the first start); returns its user
+    name and one-time password (to print once), or ``None`` when an admin exists. The account is
+    ``admin`` (``admin2``, ... when that name is taken by a user without the role)."""
     upgrade_database(url)
     engine = make_engine(url)
     sessions = make_sessionmaker(engine)
     try:
         with sessions() as session:
-            if (session.scalar(select(func.count()).select_from(User)) or 0) > 0:
+            begin_write(session)
+            admins = select(func.count()).select_from(Membership).where(Membership.role == "admin")
+            if (session.scalar(admins) or 0) > 0:
                 return None
-            if session.scalar(select(User).where(User.username == username)) is not None:
-                raise InputError("admin user exists", value=username)
+            taken = set(session.scalars(select(User.username)))
+            name, n = username, 1
+            while name in taken:
+                n += 1
+                name = f"{username}{n}"
             password = secrets.token_urlsafe(15)
             session.info["user"] = "system"
-            add_user(session, username, "Administrator", password, [("admin", None)])
+            add_user(session, name, "Administrator", password, [("admin", None)], one_time=True)
             session.commit()
-            return password
+            return name, password
     finally:
         engine.dispose()

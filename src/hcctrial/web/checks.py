@@ -20,15 +20,17 @@ import re
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from hcctrial.clinical.units import canonical_unit, check_unit, convert, known_analytes
 from hcctrial.errors import HcctrialError
 
 __all__ = [
     "FORMS",
+    "MAX_ID",
     "VITAL_LIMITS",
     "FieldProblem",
+    "StrictModel",
     "edit_check",
     "is_iso_date",
 ]
@@ -36,6 +38,13 @@ __all__ = [
 _ISO = re.compile(
     r"^\d{4}(-(0[1-9]|1[0-2])(-(0[1-9]|[12]\d|3[01])(T([01]\d|2[0-3]):[0-5]\d(:[0-5]\d)?)?)?)?$"
 )
+
+#: The largest row id (PostgreSQL ``integer``); a larger number in a request names no row.
+MAX_ID = 2_147_483_647
+
+#: Bound of entered numbers: beyond any measurement (cell doses reach 1e10 cells), so unit
+#: conversions stay finite.
+BIG = 1e15
 
 #: Entry limits of vital signs in standard units. They catch typing and unit errors (a weight
 #: in pounds, a temperature in Fahrenheit), not clinical abnormality: each is beyond values
@@ -65,10 +74,48 @@ def is_iso_date(text: str) -> bool:
     return bool(_ISO.match(text))
 
 
-class _Form(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+def _bad_text(value: Any) -> str | None:
+    """Why ``value`` (or text inside it) cannot be stored, or ``None``: NUL characters (which
+    PostgreSQL text refuses) and lone UTF-16 surrogates (not encodable as UTF-8)."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            return "text must not contain NUL characters"
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return "text must be valid Unicode (no lone surrogates)"
+        return None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            why = _bad_text(key) or _bad_text(item)
+            if why:
+                return why
+    elif isinstance(value, list | tuple):
+        for item in value:
+            why = _bad_text(item)
+            if why:
+                return why
+    return None
+
+
+class StrictModel(BaseModel):
+    """Base of every request body: unknown fields refused, text stripped, no NaN/infinity, no
+    text the database cannot store."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, allow_inf_nan=False)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _storable_text(cls, data: Any) -> Any:
+        why = _bad_text(data)
+        if why:
+            raise ValueError(why)
+        return data
+
+
+class _Form(StrictModel):
     VISIT: str | None = Field(default=None, max_length=40)
-    VISITNUM: float | None = Field(default=None, ge=0)
+    VISITNUM: float | None = Field(default=None, ge=0, le=1e6)
 
 
 class LabForm(_Form):
@@ -77,10 +124,10 @@ class LabForm(_Form):
     LBTESTCD: str = Field(min_length=1, max_length=8, pattern=r"^[A-Z][A-Z0-9_]*$")
     LBTEST: str | None = Field(default=None, max_length=40)
     LBCAT: str | None = Field(default=None, max_length=40)
-    LBORRES: float
+    LBORRES: float = Field(ge=-BIG, le=BIG)
     LBORRESU: str | None = Field(default=None, max_length=20)
-    LBORNRLO: float | None = None
-    LBORNRHI: float | None = None
+    LBORNRLO: float | None = Field(default=None, ge=-BIG, le=BIG)
+    LBORNRHI: float | None = Field(default=None, ge=-BIG, le=BIG)
     LBSTRESU: str | None = Field(default=None, max_length=20)
     LBDTC: str = Field(min_length=4, max_length=19)
 
@@ -90,7 +137,7 @@ class VitalForm(_Form):
 
     VSTESTCD: str = Field(min_length=1, max_length=8, pattern=r"^[A-Z][A-Z0-9_]*$")
     VSTEST: str | None = Field(default=None, max_length=40)
-    VSSTRESN: float
+    VSSTRESN: float = Field(ge=-BIG, le=BIG)
     VSSTRESU: str | None = Field(default=None, max_length=20)
     VSDTC: str = Field(min_length=4, max_length=19)
 
@@ -121,7 +168,7 @@ class MeasurementForm(_Form):
     TRORRES: str | None = Field(default=None, max_length=40)
     TRORRESU: Literal["mm", "cm"] | None = None
     TRSTRESC: str | None = Field(default=None, max_length=40)
-    TRSTRESN: float | None = None
+    TRSTRESN: float | None = Field(default=None, ge=-BIG, le=BIG)
     TRSTRESU: Literal["mm", "cm"] | None = None
     TRMETHOD: str | None = Field(default=None, max_length=40)
     TREVAL: str | None = Field(default=None, max_length=40)
@@ -148,21 +195,46 @@ class DoseForm(_Form):
 
     EXTRT: str = Field(min_length=1, max_length=200)
     EXCAT: str | None = Field(default=None, max_length=40)
-    EXDOSE: float | None = Field(default=None, ge=0)
+    EXDOSE: float | None = Field(default=None, ge=0, le=BIG)
     EXDOSU: str | None = Field(default=None, max_length=40)
     EXROUTE: str | None = Field(default=None, max_length=40)
     EXSTDTC: str = Field(min_length=4, max_length=19)
     EXENDTC: str | None = Field(default=None, min_length=4, max_length=19)
 
 
-class FindingsForm(_Form):
-    """Screening findings the eligibility criteria read (``ecog``, ``bclc_stage``, ...: the
-    names of :mod:`hcctrial.protocol.vocabulary`); kept for screening, not exported as SDTM."""
+class TherapyItem(StrictModel):
+    """A prior or current therapy of a vocabulary category (``docs/criteria-language.md``)."""
 
-    FINDINGS: dict[str, bool | float | str]
+    category: str = Field(min_length=1, max_length=60)
+    name: str | None = Field(default=None, max_length=200)
+    start: str = Field(min_length=4, max_length=10)
+    end: str | None = Field(default=None, min_length=4, max_length=10)
+    ongoing: bool = False
+
+
+class ConditionItem(StrictModel):
+    """A medical-history condition (vocabulary name)."""
+
+    name: str = Field(min_length=1, max_length=60)
+    onset: str | None = Field(default=None, min_length=4, max_length=10)
+    end: str | None = Field(default=None, min_length=4, max_length=10)
+    ongoing: bool | None = None
+
+
+class FindingsForm(_Form):
+    """Screening data the eligibility criteria read: ``FINDINGS`` (``ecog``, ``bclc_stage``, ...:
+    the names of :mod:`hcctrial.protocol.vocabulary`), the therapy and medical history
+    (``THERAPIES``, ``CONDITIONS``: a list given, even empty, is the complete history; absent
+    means not collected) and the investigator's judgements by criterion id (``JUDGEMENTS``,
+    true = the criterion applies). Kept for screening, not exported as SDTM."""
+
+    FINDINGS: dict[str, bool | int | float | str] = Field(default_factory=dict, max_length=200)
+    THERAPIES: list[TherapyItem] | None = Field(default=None, max_length=200)
+    CONDITIONS: list[ConditionItem] | None = Field(default=None, max_length=200)
+    JUDGEMENTS: dict[str, bool] | None = Field(default=None, max_length=200)
     DTC: str = Field(min_length=10, max_length=19)
-    WEIGHT_KG: float | None = Field(default=None, gt=0)
-    HEIGHT_CM: float | None = Field(default=None, gt=0)
+    WEIGHT_KG: float | None = Field(default=None, gt=0, le=BIG)
+    HEIGHT_CM: float | None = Field(default=None, gt=0, le=BIG)
 
 
 #: Domain -> its entry form.
@@ -287,8 +359,51 @@ def _measurement(data: dict[str, Any]) -> list[FieldProblem]:
     return []
 
 
+def _findings(data: dict[str, Any], sex: str | None, birth: str | None) -> list[FieldProblem]:
+    """The screening engine's own reading of the data (:func:`record_from_dict`): a value it
+    would refuse (ECOG 7, an unknown BCLC stage, a therapy without a start) is refused here,
+    with the engine's message."""
+    from hcctrial.eligibility import record_from_dict
+
+    patient: dict[str, Any] = {"id": "entry", "findings": data.get("FINDINGS", {}), "labs": []}
+    if sex in ("M", "F"):
+        patient["sex"] = sex
+    if birth and len(birth) >= 10:
+        patient["birth_date"] = birth[:10]
+    for key, name in (("WEIGHT_KG", "weight_kg"), ("HEIGHT_CM", "height_cm")):
+        if data.get(key) is not None:
+            patient[name] = data[key]
+    for key, name in (("THERAPIES", "therapies"), ("CONDITIONS", "conditions")):
+        if data.get(key) is not None:
+            patient[name] = data[key]
+    if data.get("JUDGEMENTS") is not None:
+        patient["judgements"] = data["JUDGEMENTS"]
+    dtc = str(data.get("DTC", ""))[:10]
+    today = datetime.fromisoformat(dtc).date() if is_iso_date(dtc) and len(dtc) == 10 else None
+    record = record_from_dict(patient, today=today)
+    names = {"weight_kg": "WEIGHT_KG", "height_cm": "HEIGHT_CM", "findings": "FINDINGS"}
+    problems = []
+    for problem in record.problems:
+        column = problem.column or "FINDINGS"
+        head, _, rest = column.partition(".")
+        head = names.get(head, head.split("[")[0].upper())
+        field = f"{head}.{rest}" if rest else head
+        text = problem.message
+        if problem.value is not None:
+            text += f" (got {problem.value!r})"
+        if problem.expected:
+            text += f"; expected {problem.expected}"
+        problems.append(FieldProblem(field=field, message=text))
+    return problems
+
+
 def edit_check(
-    domain: str, data: dict[str, Any], *, birth: str | None = None, death: str | None = None
+    domain: str,
+    data: dict[str, Any],
+    *,
+    birth: str | None = None,
+    death: str | None = None,
+    sex: str | None = None,
 ) -> list[FieldProblem]:
     """Run the edit checks of ``domain`` on ``data`` (adds derived standard-unit columns).
 
@@ -301,4 +416,6 @@ def edit_check(
         problems += _vital(data)
     elif domain == "TR":
         problems += _measurement(data)
+    elif domain == "FINDINGS":
+        problems += _findings(data, sex, birth)
     return problems

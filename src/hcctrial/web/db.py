@@ -21,6 +21,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     DateTime,
     ForeignKey,
@@ -30,6 +31,7 @@ from sqlalchemy import (
     UniqueConstraint,
     create_engine,
     event,
+    select,
 )
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
@@ -55,8 +57,10 @@ __all__ = [
     "SubjectEvent",
     "User",
     "WebSession",
+    "begin_write",
     "make_engine",
     "make_sessionmaker",
+    "normalize_url",
     "upgrade_database",
     "utcnow",
 ]
@@ -126,6 +130,8 @@ class User(Base):
     username: Mapped[str] = mapped_column(String(80), unique=True)
     full_name: Mapped[str] = mapped_column(Text)
     password_hash: Mapped[str] = mapped_column(Text)
+    #: Set for a generated one-time password: the user must choose a new one at first login.
+    must_change_password: Mapped[bool] = mapped_column(Boolean, default=False)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -257,7 +263,7 @@ class RandomizationList(Base):
     __tablename__ = "randomization_lists"
     id: Mapped[int] = mapped_column(primary_key=True)
     study_id: Mapped[int] = mapped_column(ForeignKey("studies.id"), unique=True)
-    seed: Mapped[int] = mapped_column(Integer)
+    seed: Mapped[int] = mapped_column(BigInteger)
     ratio: Mapped[dict[str, int]] = mapped_column(JSON)
     strata: Mapped[dict[str, list[str]]] = mapped_column(JSON)
     block_sizes: Mapped[list[int]] = mapped_column(JSON)
@@ -303,8 +309,17 @@ class AuditHead(Base):
     hash: Mapped[str] = mapped_column(String(64))
 
 
+#: Connection execution option that marks a write transaction (see :func:`make_engine`).
+WRITE_OPTION = "hcctrial_write"
+
+
 def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
-    """WAL journal (readers never block the writer), foreign keys on, wait for locks."""
+    """WAL journal (readers never block the writer), foreign keys on, wait for locks.
+
+    The driver's own transaction handling is switched off (``isolation_level = None``) so that
+    :func:`_sqlite_begin` decides how each transaction begins.
+    """
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
@@ -313,17 +328,53 @@ def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
     cursor.close()
 
 
+def _sqlite_begin(conn: Any) -> None:
+    """``BEGIN IMMEDIATE`` for a write transaction (takes the single write lock up front, so
+    a transaction that has read never has to upgrade its lock: SQLite would refuse the upgrade
+    at once with "database is locked" after another writer's commit), plain ``BEGIN`` for a
+    read (a consistent WAL snapshot that never blocks)."""
+    immediate = conn.get_execution_options().get(WRITE_OPTION)
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
 def make_engine(url: str) -> Engine:
     """An engine for ``url`` (``sqlite:///path.db`` or ``postgresql+psycopg://...``).
 
     SQLite connections use the WAL journal, enforce foreign keys and wait up to 30 s for the
     write lock; the audit hooks are attached to every session made by :func:`make_sessionmaker`.
+    ``postgres://`` and ``postgresql://`` URLs use the psycopg 3 driver.
     """
+    url = normalize_url(url)
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
         event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin)
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+
+
+def normalize_url(url: str) -> str:
+    """A SQLAlchemy URL for ``url``: a file path becomes ``sqlite:///<absolute path>``, and
+    ``postgres://`` / ``postgresql://`` select the psycopg 3 driver."""
+    if "://" not in url:
+        return f"sqlite:///{Path(url).expanduser().resolve()}"
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def begin_write(session: Any) -> None:
+    """Start ``session``'s transaction as a writer, before it reads anything.
+
+    Every write ends by appending to the audit chain, which admits one writer at a time; the
+    writer's place is taken here, first: SQLite ``BEGIN IMMEDIATE``, PostgreSQL a row lock on
+    the chain head (``SELECT ... FOR UPDATE``). Taking it first rather than at the first flush
+    means two writers can never hold row locks the other one waits for (no deadlock).
+    """
+    conn = session.connection(execution_options={WRITE_OPTION: True})
+    if conn.dialect.name != "sqlite":
+        conn.execute(select(AuditHead.seq).where(AuditHead.id == 1).with_for_update())
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Any]:
@@ -340,7 +391,7 @@ def _alembic_config(url: str) -> Any:
 
     config = Config()
     config.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
-    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    config.set_main_option("sqlalchemy.url", normalize_url(url).replace("%", "%%"))
     return config
 
 

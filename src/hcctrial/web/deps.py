@@ -4,18 +4,22 @@ the authenticated user, CSRF checks, and site-scoped loading of subjects and rec
 from __future__ import annotations
 
 import hmac
-from collections.abc import Iterator
+from collections.abc import Callable, Coroutine
 from typing import Any
 
-from fastapi import HTTPException, Request
+from fastapi import HTTPException, Request, Response
+from fastapi.routing import APIRoute
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from hcctrial.web.auth import Principal, principal_from_session, principal_from_token
-from hcctrial.web.db import Query, Record, Subject
+from hcctrial.web.db import Query, Record, Subject, begin_write
 
 __all__ = [
     "COOKIE",
+    "PASSWORD_PATHS",
     "SAFE_METHODS",
+    "TransactionRoute",
     "current_principal",
     "db_session",
     "load_record",
@@ -25,19 +29,59 @@ __all__ = [
 
 COOKIE = "hcctrial_session"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+#: What a user whose password is a one-time password may still reach: choosing a new one.
+PASSWORD_PATHS = frozenset({"/api/password", "/api/logout", "/api/me", "/password", "/logout"})
 
 
-def db_session(request: Request) -> Iterator[Session]:
-    """One database session per request: committed on success, rolled back on any error."""
-    session: Session = request.app.state.sessions()
+def db_session(request: Request) -> Session:
+    """The database session of the request (one per request, shared by its dependencies).
+
+    A state-changing request (not GET/HEAD/OPTIONS) starts as a writer
+    (:func:`~hcctrial.web.db.begin_write`). The session is committed or rolled back by
+    :class:`TransactionRoute` before the response leaves, so a client never sees a success
+    for a change that was not committed.
+    """
+    session: Session | None = getattr(request.state, "db", None)
+    if session is None:
+        session = request.app.state.sessions()
+        request.state.db = session
+        if request.method not in SAFE_METHODS:
+            begin_write(session)
+    return session
+
+
+def _finish(request: Request, commit: bool) -> None:
+    session: Session | None = getattr(request.state, "db", None)
+    if session is None:
+        return
+    request.state.db = None
     try:
-        yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
+        if commit:
+            session.commit()
+        else:
+            session.rollback()
     finally:
         session.close()
+
+
+class TransactionRoute(APIRoute):
+    """A route whose database session is committed when the answer is a success (status below
+    400) and rolled back otherwise, before the response is sent; a failed commit (a conflict)
+    becomes the error answer instead."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def run(request: Request) -> Response:
+            try:
+                response = await handler(request)
+            except BaseException:
+                await run_in_threadpool(_finish, request, False)
+                raise
+            await run_in_threadpool(_finish, request, response.status_code < 400)
+            return response
+
+        return run
 
 
 def _authenticate(request: Request, session: Session) -> tuple[Principal | None, bool]:
@@ -57,7 +101,7 @@ def current_principal(
 
     A state-changing request authenticated by the cookie must carry the session's CSRF token
     (header ``X-CSRF-Token`` or the form field), else 403. The user name is put on the session
-    for the audit trail.
+    for the audit trail. A user still holding a one-time password may only change it (403).
     """
     principal, by_cookie = _authenticate(request, session)
     if principal is None:
@@ -66,6 +110,8 @@ def current_principal(
         sent = request.headers.get("x-csrf-token") or form_csrf or ""
         if not principal.csrf_token or not hmac.compare_digest(sent, principal.csrf_token):
             raise HTTPException(403, "missing or wrong CSRF token")
+    if principal.must_change_password and request.url.path not in PASSWORD_PATHS:
+        raise HTTPException(403, "choose a new password first (POST /api/password)")
     session.info["user"] = principal.username
     return principal
 

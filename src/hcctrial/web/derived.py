@@ -61,6 +61,13 @@ def patient_dict(session: Session, subject: Subject) -> dict[str, Any]:
     for key, name in (("WEIGHT_KG", "weight_kg"), ("HEIGHT_CM", "height_cm")):
         if latest.get(key) is not None:
             patient[name] = latest[key]
+    for key, name in (
+        ("THERAPIES", "therapies"),
+        ("CONDITIONS", "conditions"),
+        ("JUDGEMENTS", "judgements"),
+    ):
+        if latest.get(key) is not None:
+            patient[name] = latest[key]
     return patient
 
 

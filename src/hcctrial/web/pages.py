@@ -14,20 +14,21 @@ from fastapi.templating import Jinja2Templates
 from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from hcctrial.web import service
-from hcctrial.web.auth import (
-    Principal,
-    TooManyAttemptsError,
-    authenticate,
-    create_web_session,
-    end_web_session,
-)
+from hcctrial.web.auth import Principal, end_web_session
 from hcctrial.web.db import Query, Record, Study, Subject
-from hcctrial.web.deps import COOKIE, current_principal, db_session, load_subject
+from hcctrial.web.deps import (
+    COOKIE,
+    TransactionRoute,
+    current_principal,
+    db_session,
+    load_subject,
+)
 from hcctrial.web.derived import subject_calendar, subject_eligibility
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, route_class=TransactionRoute)
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 
 #: The lab form's fields: (SDTM name, label, input type).
@@ -65,31 +66,24 @@ def login_page(request: Request) -> Response:
 @router.post("/login", response_class=HTMLResponse)
 async def login_submit(request: Request) -> Response:
     """Check the password; on success set the session cookie and go to the studies page."""
+    from hcctrial.web.api import password_login, set_session_cookie
+
     form = await request.form()
-    username, password = str(form.get("username", "")), str(form.get("password", ""))
-    client = request.client.host if request.client else "?"
-    with request.app.state.sessions() as session:
-        try:
-            user = authenticate(session, username[:80], password[:200], client)
-        except TooManyAttemptsError:
-            session.rollback()
-            context = {"principal": None, "error": "Too many failed logins; try again later."}
-            return templates.TemplateResponse(request, "login.html", context, status_code=429)
-        session.commit()
-        if user is None:
-            context = {
-                "principal": None,
-                "error": "Wrong user name or password.",
-                "username": username,
-            }
-            return templates.TemplateResponse(request, "login.html", context, status_code=401)
-        session.info["user"] = user.username
-        token, _ = create_web_session(session, user)
-        session.commit()
-    response = RedirectResponse("/", status_code=303)
-    response.set_cookie(
-        COOKIE, token, httponly=True, samesite="strict", secure=request.app.state.secure_cookies
-    )
+    username = str(form.get("username", "")).replace("\x00", "")[:80]
+    password = str(form.get("password", ""))[:200]
+    try:
+        user, token, _ = await run_in_threadpool(password_login, request, username, password)
+    except HTTPException as exc:
+        error = {
+            429: "Too many failed logins; try again later.",
+            401: "Wrong user name or password.",
+        }.get(exc.status_code, str(exc.detail))
+        context = {"principal": None, "error": error, "username": username}
+        return templates.TemplateResponse(
+            request, "login.html", context, status_code=exc.status_code
+        )
+    response = RedirectResponse("/password" if user.must_change_password else "/", status_code=303)
+    set_session_cookie(request, response, token)
     return response
 
 

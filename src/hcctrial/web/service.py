@@ -16,6 +16,7 @@ it (consent excepted: screening procedures may precede or follow consent).
 from __future__ import annotations
 
 import hashlib
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -180,6 +181,17 @@ def setup_study(
         missing = [s for s in rand.strata if s not in levels]
         if missing:
             raise InputError("levels of stratification factors missing", value=missing)
+        unknown = [s for s in levels if s not in rand.strata]
+        if unknown:
+            raise InputError(
+                "not a stratification factor of the protocol",
+                value=unknown,
+                expected=", ".join(rand.strata) or "no strata (the protocol names none)",
+            )
+        empty = [f for f in rand.strata if not levels[f]]
+        if empty:
+            raise InputError("a stratification factor needs levels", value=empty)
+        levels = {f: [str(v) for v in levels[f]] for f in rand.strata}
         size = per_stratum or protocol.design.enrolment_target or 100
         create_randomization_list(
             session, study.id, rand.ratio, levels, size, seed, rand.block_sizes or None
@@ -269,6 +281,11 @@ def _latest_date(subject: Subject) -> str | None:
     return max(dates) if dates else None
 
 
+#: States whose date must be a full date (the endpoints count days from them); a death date
+#: may be partial (SDTM DTHDTC), as may the end of study when only the month is known.
+_PARTIAL_DATE_ALLOWED = frozenset({"died"})
+
+
 def transition(
     session: Session,
     subject: Subject,
@@ -281,14 +298,23 @@ def transition(
 
     ``detail``: ``arm`` / ``dose_level`` for ``assigned``; ``strata`` for ``randomized``;
     ``dsdecod`` (one of :data:`DISPOSITION_TERMS`) and ``dsterm`` for ``off_study``;
-    ``dsterm`` for ``died``; ``engine_decision`` for the eligibility sign-off.
+    ``dsterm`` for ``died``.
+
+    The eligibility sign-off (``eligible`` / ``ineligible``, by an investigator) runs the
+    screening engine (:func:`hcctrial.eligibility.screen_patient`) on the subject's screening
+    data as of ``dtc`` and keeps its decision in the event: ``eligible`` is accepted only when
+    the engine finds every criterion met (an unknown criterion makes it *incomplete*: enter the
+    missing data or the investigator's judgement first); ``ineligible`` against an *eligible*
+    engine decision needs a reason.
     """
+    from hcctrial.web.derived import subject_eligibility
+
     detail = dict(detail or {})
     if to not in TRANSITIONS:
         raise _fail("to", f"unknown state; expected one of {', '.join(TRANSITIONS)}")
     if subject.state not in TRANSITIONS[to]:
         raise _fail("to", f"a {subject.state} subject cannot become {to}")
-    if not is_iso_date(dtc):
+    if not is_iso_date(dtc) or (to not in _PARTIAL_DATE_ALLOWED and len(dtc) < 10):
         raise _fail("date", "not an ISO 8601 date (YYYY-MM-DD)")
     today = utcnow().date().isoformat()
     if dtc[:10] > today:
@@ -296,13 +322,22 @@ def transition(
     latest = _latest_date(subject)
     if to != "consented" and latest is not None and dtc < latest[: len(dtc)]:
         raise _fail("date", f"before the subject's previous event ({latest})")
+    if subject.birth_dtc and dtc < subject.birth_dtc[: len(dtc)]:
+        raise _fail("date", f"before birth ({subject.birth_dtc})")
     protocol = protocol_of(session, subject.study_version_id)
     arm_ids = [a.id for a in protocol.arms]
+    randomized_design = protocol.design.randomization is not None
     if to == "randomized":
-        arm = randomize_subject(session, subject, detail.get("strata") or {}, user)
-        subject.arm_code, subject.strata = arm, detail.get("strata") or {}
+        strata = detail.get("strata") or {}
+        if not isinstance(strata, dict):
+            raise _fail("strata", "expected factor: level pairs")
+        strata = {str(k): str(v) for k, v in strata.items()}
+        arm = randomize_subject(session, subject, strata, user)
+        subject.arm_code, subject.strata = arm, strata
         detail["arm"] = arm
     elif to == "assigned" or (to == "treated" and subject.arm_code is None):
+        if randomized_design:
+            raise _fail("to", "the arm of a randomized study comes from randomization only")
         chosen = detail.get("arm") or (arm_ids[0] if len(arm_ids) == 1 else None)
         if chosen not in arm_ids:
             raise _fail("arm", f"expected one of {', '.join(arm_ids)}")
@@ -310,11 +345,31 @@ def transition(
         levels = next(a.dose_levels for a in protocol.arms if a.id == chosen)
         if levels and level not in levels:
             raise _fail("dose_level", f"expected one of {', '.join(levels)}")
+        if not levels and level is not None:
+            raise _fail("dose_level", f"arm {chosen} has no dose levels")
         subject.arm_code, subject.dose_level = str(chosen), level
     elif to == "off_study":
         if detail.get("dsdecod") not in DISPOSITION_TERMS:
             raise _fail("dsdecod", f"expected one of {', '.join(DISPOSITION_TERMS)}")
     elif to in ("eligible", "ineligible"):
+        decision = subject_eligibility(session, subject, date.fromisoformat(dtc[:10]))
+        detail["engine_decision"] = decision.decision
+        detail["engine_detail"] = decision.detail
+        if to == "eligible" and decision.decision != "eligible":
+            raise _fail(
+                "to",
+                f"the screening engine says {decision.decision} on {dtc[:10]}: {decision.detail}",
+            )
+        if (
+            to == "ineligible"
+            and decision.decision == "eligible"
+            and not session.info.get("reason")
+        ):
+            raise _fail(
+                "reason",
+                "the screening engine finds the subject eligible; say why the investigator "
+                "decides otherwise",
+            )
         subject.eligibility = to
         subject.eligibility_signed_by = user
     setattr(subject, _DATE_OF[to], dtc)
@@ -332,6 +387,48 @@ def transition(
     return subject
 
 
+#: Columns the edit checks derive (standard units); sent back in a change, they are recomputed.
+DERIVED_COLUMNS = frozenset({"LBSTRESN", "LBSTNRLO", "LBSTNRHI"})
+
+#: Domain -> the date column of its visit, and the calendar events (``WHAT``) it belongs to.
+_VISIT_DATE = {
+    "LB": ("LBDTC", ("lab",)),
+    "VS": ("VSDTC", ()),
+    "TU": ("TUDTC", ("tumour-assessment",)),
+    "TR": ("TRDTC", ("tumour-assessment",)),
+    "EX": ("EXSTDTC", ("intervention",)),
+}
+
+
+def visit_window_problem(
+    session: Session, subject: Subject, domain: str, data: dict[str, Any]
+) -> tuple[str, str] | None:
+    """The field and message when a record's date is outside its visit's window on the
+    subject's protocol calendar (``None`` when inside, or when the visit or calendar is not
+    known). A visit out of window is a protocol deviation, not wrong data: it opens a query
+    rather than refusing the entry."""
+    from hcctrial.web.derived import subject_calendar
+
+    visit, spec = data.get("VISIT"), _VISIT_DATE.get(domain)
+    if not visit or spec is None or not data.get(spec[0]):
+        return None
+    column, kinds = spec
+    calendar, _ = subject_calendar(session, subject)
+    if calendar is None:
+        return None
+    rows = [r for r in calendar.to_dicts() if str(r["VISIT"]).lower() == str(visit).lower()]
+    if kinds and any(r.get("WHAT") in kinds for r in rows):
+        rows = [r for r in rows if r.get("WHAT") in kinds]
+    if not rows:
+        return None
+    lo = min(r["WINLODT"] for r in rows).isoformat()
+    hi = max(r["WINHIDT"] for r in rows).isoformat()
+    day = str(data[column])[:10]
+    if len(day) < 10 or lo <= day <= hi:
+        return None
+    return column, f"{day} is outside the {rows[0]['VISIT']} window ({lo} to {hi})"
+
+
 def save_record(
     session: Session,
     subject: Subject,
@@ -345,11 +442,15 @@ def save_record(
     """Create (or, given ``record``, change) a clinical record after the edit checks pass.
 
     A change needs ``session.info["reason"]`` and the version the user edited
-    (``expected_version``): a stale version is refused (optimistic locking, HTTP 409).
+    (``expected_version``): a stale version is refused (optimistic locking, HTTP 409). A date
+    outside its visit's window opens a query (origin ``edit_check``) on the saved record.
     """
     form = FORMS[domain]
-    data = form.model_validate(payload).model_dump(exclude_none=True)
-    problems = edit_check(domain, data, birth=subject.birth_dtc, death=subject.death_dtc)
+    payload = {k: v for k, v in payload.items() if k not in DERIVED_COLUMNS}
+    data = form.model_validate(payload).model_dump(exclude_none=True, mode="json")
+    problems = edit_check(
+        domain, data, birth=subject.birth_dtc, death=subject.death_dtc, sex=subject.sex
+    )
     if problems:
         raise EditCheckFailed(problems)
     data = {k: v for k, v in data.items() if v is not None}
@@ -363,6 +464,8 @@ def save_record(
         )
         session.add(record)
     else:
+        if record.status != "active":
+            raise _fail("record", f"the record is {record.status}")
         if record.locked:
             raise _fail("record", "the record is locked and signed")
         if not session.info.get("reason"):
@@ -371,6 +474,27 @@ def save_record(
             raise StaleVersionError(record.version)
         record.data = data
     session.flush()
+    window = visit_window_problem(session, subject, domain, data)
+    if window is not None:
+        field, message = window
+        already = session.scalar(
+            select(Query).where(
+                Query.record_id == record.id,
+                Query.field == field,
+                Query.origin == "edit_check",
+                Query.status != "closed",
+            )
+        )
+        if already is None:
+            open_query(
+                session,
+                subject,
+                message,
+                "edit check",
+                record_id=record.id,
+                field=field,
+                origin="edit_check",
+            )
     return record
 
 
@@ -384,6 +508,8 @@ class StaleVersionError(Exception):
 
 def delete_record(session: Session, record: Record) -> None:
     """Mark a record deleted (kept, with its history; needs a reason)."""
+    if record.status != "active":
+        raise _fail("record", f"the record is already {record.status}")
     if record.locked:
         raise _fail("record", "the record is locked and signed")
     if not session.info.get("reason"):

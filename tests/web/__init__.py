@@ -1,0 +1,1 @@
+"""Tests of the study database and its web application (issue 6)."""
