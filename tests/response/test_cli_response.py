@@ -247,3 +247,50 @@ def test_waterfall_written_with_best_change(tmp_path: Path) -> None:
     assert got == {"001": -36.1, "002": -4.7, "003": 16.7, "004": -100.0}
     assert wf["USUBJID"].str.slice(-3).to_list() == ["003", "002", "001", "004"]
     assert wf.filter(pl.col("USUBJID").str.ends_with("004"))["CBOR"].to_list() == ["CR"]
+
+
+TWO_ARM_PROTOCOL = (
+    Path(__file__).resolve().parents[1] / "endpoints" / "data" / "two_arm_protocol.yaml"
+)
+
+
+def test_settings_from_protocol_and_options_override() -> None:
+    from hcctrial.cli.response import DEFAULTS, response_settings
+
+    # two_arm_protocol.yaml: PFS origin randomization, response criteria recist1.1, no
+    # confirmation_days / sd_min_days given (schema defaults 28 / 42).
+    st = response_settings(str(TWO_ARM_PROTOCOL))
+    assert (st["criteria"], st["reference"]) == ("recist1.1", "randomization")
+    assert (st["confirm_days"], st["sd_min_days"]) == (28, 42)
+    assert st["source"]["reference"] == "protocol two-arm-test"
+    st = response_settings(str(TWO_ARM_PROTOCOL), criteria="mrecist", sd_min_days=56)
+    assert (st["criteria"], st["sd_min_days"], st["reference"]) == ("mrecist", 56, "randomization")
+    assert st["source"]["criteria"] == "option" and st["source"]["sd_min_days"] == "option"
+    plain = response_settings()
+    assert {k: plain[k] for k in DEFAULTS} == DEFAULTS
+    assert set(plain["source"].values()) == {"default"}
+
+
+def test_protocol_option_on_the_command_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(
+        [
+            "response",
+            "--data",
+            str(example_study_folder()),
+            "--out",
+            str(tmp_path),
+            "--protocol",
+            str(TWO_ARM_PROTOCOL),
+            "--format",
+            "json",
+        ]
+    )
+    assert code == 0
+    payload = json.loads(capsys.readouterr().out)
+    # the example study has no DS randomization records: every subject lacks the reference
+    # start, which is reported (never silently replaced by another date)
+    assert payload["reference"] == "randomization"
+    assert payload["settings_from"]["reference"] == "protocol two-arm-test"
+    assert any(p["CHECK"] == "reference start" for p in payload["problems"])

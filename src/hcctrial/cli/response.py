@@ -59,6 +59,81 @@ def _study_problems(problems: pl.DataFrame) -> pl.DataFrame:
     ).cast(PROBLEM_SCHEMA)
 
 
+DEFAULTS = {
+    "criteria": "recist1.1",
+    "confirm_days": 28,
+    "sd_min_days": 42,
+    "reference": "first-infusion",
+}
+"""Used when neither the command line nor the protocol says (RECIST 1.1 section 4.6: >= 4
+weeks to confirm; SD minimum 6 weeks, section 4.4.3 "in general not less than 6-8 weeks")."""
+
+# Protocol origins (hcctrial.endpoints.protocol_options.ORIGINS) that have an SDTM date rule
+# in hcctrial.response.reference.
+_PROTOCOL_REFERENCE = {
+    "first-infusion": "first-infusion",
+    "randomization": "randomization",
+    "first-tace": "first-tace",
+    "enrolment": "enrolment",
+}
+
+
+def response_settings(
+    protocol: str | None = None,
+    criteria: str | None = None,
+    confirm_days: int | None = None,
+    sd_min_days: int | None = None,
+    reference: str | None = None,
+) -> dict[str, Any]:
+    """The criteria, confirmation and SD days and reference start to use, and where each is from.
+
+    An explicit value wins; then the protocol (its response endpoint's ``criteria``,
+    ``confirmation_days``, ``sd_min_days`` and the time-to-event ``origin``, as
+    :func:`hcctrial.endpoints.protocol_options.efficacy_settings` reads them); then
+    :data:`DEFAULTS`. Returns ``{name: value}`` plus ``{"source": {name: "option" |
+    "protocol <id>" | "default"}}``.
+    """
+    explicit = {
+        "criteria": criteria,
+        "confirm_days": confirm_days,
+        "sd_min_days": sd_min_days,
+        "reference": reference,
+    }
+    from_protocol: dict[str, Any] = {}
+    label = ""
+    if protocol is not None:
+        from hcctrial.endpoints.protocol_options import efficacy_settings
+        from hcctrial.protocol import load_protocol
+
+        st = efficacy_settings(load_protocol(protocol))
+        label = f"protocol {st.protocol_id}"
+        from_protocol = {
+            "criteria": st.criteria,
+            "confirm_days": st.confirm_days,
+            "sd_min_days": st.sd_min_days,
+        }
+        if st.origin in _PROTOCOL_REFERENCE:
+            from_protocol["reference"] = _PROTOCOL_REFERENCE[st.origin]
+        elif reference is None:
+            raise InputError(
+                f"the protocol's origin {st.origin!r} has no SDTM date rule for the reference "
+                "start of the SD minimum duration",
+                value=st.origin,
+                expected="--reference " + " | ".join(r.value for r in _Reference),
+            )
+    out: dict[str, Any] = {}
+    source: dict[str, str] = {}
+    for name, value in explicit.items():
+        if value is not None:
+            out[name], source[name] = value, "option"
+        elif name in from_protocol:
+            out[name], source[name] = from_protocol[name], label
+        else:
+            out[name], source[name] = DEFAULTS[name], "default"
+    out["source"] = source
+    return out
+
+
 def run_response(
     data: Path,
     criteria: str = "recist1.1",
@@ -72,7 +147,7 @@ def run_response(
     """Read the study folder and derive every response table (the CLI's Python twin).
 
     Returns ``{"RS", "ADRS", "lesion_changes", "timepoint_changes", "problems", "waterfall",
-    "summary"}``.
+    "summary"}``. :func:`response_settings` resolves the settings from a protocol.
     """
     from hcctrial.io import read_study
     from hcctrial.response import derive_best_overall_response, derive_timepoint_response
@@ -137,27 +212,43 @@ def register(app: typer.Typer) -> None:
             Path, typer.Option("--data", "-d", help="Study folder with TU and TR (CSV/XPT).")
         ],
         out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the output CSVs.")],
+        protocol: Annotated[
+            str | None,
+            typer.Option(
+                "--protocol",
+                "-p",
+                help="Built-in protocol id or YAML: criteria, confirmation, SD days and "
+                "reference start from it (options below override).",
+            ),
+        ] = None,
         criteria: Annotated[
-            _Criteria, typer.Option("--criteria", "-c", help="Response criteria.")
-        ] = _Criteria.recist11,
+            _Criteria | None,
+            typer.Option("--criteria", "-c", help="Response criteria [default: recist1.1]."),
+        ] = None,
         confirm_days: Annotated[
-            int,
+            int | None,
             typer.Option(
                 "--confirm-days",
                 min=0,
-                help="Days between a CR/PR and its confirmation (RECIST 1.1 4.6: >= 4 weeks).",
+                help="Days between a CR/PR and its confirmation (RECIST 1.1 4.6: >= 4 weeks) "
+                "[default: 28].",
             ),
-        ] = 28,
+        ] = None,
         sd_min_days: Annotated[
-            int,
+            int | None,
             typer.Option(
-                "--sd-min-days", min=0, help="Minimum days from the reference start for SD."
+                "--sd-min-days",
+                min=0,
+                help="Minimum days from the reference start for SD [default: 42].",
             ),
-        ] = 42,
+        ] = None,
         reference: Annotated[
-            _Reference,
-            typer.Option("--reference", help="Reference start of the SD minimum duration."),
-        ] = _Reference.first_infusion,
+            _Reference | None,
+            typer.Option(
+                "--reference",
+                help="Reference start of the SD minimum duration [default: first-infusion].",
+            ),
+        ] = None,
         max_ne_between: Annotated[
             int, typer.Option("--max-ne-between", min=0, help="NE allowed before confirmation.")
         ] = 1,
@@ -180,12 +271,19 @@ def register(app: typer.Typer) -> None:
         waterfall.csv (best % change per subject), problems.csv and bor_summary.csv into OUT
         and prints the best-response counts and the problems.
         """
-        tables = run_response(
-            data,
-            criteria=criteria.value,
+        st = response_settings(
+            protocol,
+            criteria=None if criteria is None else criteria.value,
             confirm_days=confirm_days,
             sd_min_days=sd_min_days,
-            reference=reference.value,
+            reference=None if reference is None else reference.value,
+        )
+        tables = run_response(
+            data,
+            criteria=st["criteria"],
+            confirm_days=st["confirm_days"],
+            sd_min_days=st["sd_min_days"],
+            reference=st["reference"],
             max_ne_between=max_ne_between,
             accept_sd=accept_sd,
             evaluator=evaluator,
@@ -198,7 +296,11 @@ def register(app: typer.Typer) -> None:
         n_subj = tables["ADRS"].filter(pl.col("PARAMCD") == "BOR").height
         if fmt is _Format.json:
             payload: dict[str, Any] = {
-                "criteria": criteria.value,
+                "criteria": st["criteria"],
+                "confirm_days": st["confirm_days"],
+                "sd_min_days": st["sd_min_days"],
+                "reference": st["reference"],
+                "settings_from": st["source"],
                 "subjects": n_subj,
                 "best_response": summary.to_dicts(),
                 "problems": problems.to_dicts(),
@@ -209,12 +311,18 @@ def register(app: typer.Typer) -> None:
             print(summary.write_csv(), end="")
         else:
             title = (
-                f"Best overall response ({criteria.value}; confirmation >= {confirm_days} d, "
-                f"SD >= {sd_min_days} d from {reference.value}), {n_subj} subject-reads"
+                f"Best overall response ({st['criteria']}; confirmation >= "
+                f"{st['confirm_days']} d, SD >= {st['sd_min_days']} d from {st['reference']}), "
+                f"{n_subj} subject-reads"
             )
             wide = summary.with_columns(pl.col("RSEVAL").fill_null("(no tumour data)")).pivot(
                 on="PARAMCD", index=["RSEVAL", "AVALC"], values="N", aggregate_function="first"
             )
+            if protocol is not None:
+                used = ", ".join(
+                    f"{k.replace('_', '-')} {st[k]} ({src})" for k, src in st["source"].items()
+                )
+                console.print(f"settings: {used}", highlight=False, soft_wrap=True)
             console.print(rich_table(wide, title=title))
             if problems.height:
                 shown = (
