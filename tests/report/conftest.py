@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -42,7 +43,7 @@ def chromium() -> str:
     return path
 
 
-def render_dom(chromium: str, page: Path, profile: Path) -> str:
+def _render(chromium: str, page: Path, profile: Path) -> str:
     """The DOM of ``page`` after load, as headless Chromium rendered it."""
     done = subprocess.run(
         [
@@ -61,3 +62,9 @@ def render_dom(chromium: str, page: Path, profile: Path) -> str:
     )
     assert done.returncode == 0, done.stderr[-2000:]
     return done.stdout
+
+
+@pytest.fixture
+def render_dom(chromium: str, tmp_path: Path) -> Callable[[Path], str]:
+    """``render_dom(page) -> DOM text`` after load, in a fresh Chromium profile."""
+    return lambda page: _render(chromium, page, tmp_path / "profile")

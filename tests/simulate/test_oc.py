@@ -113,7 +113,7 @@ def test_power_grows_with_the_effect_and_replicates_reproduce() -> None:
     assert strong.power > weak.power + 0.3
     again = operating_characteristics(protocol, trials=400, seed=3, effect=0.8, pool_size=60)
     assert again.per_trial.equals(weak.per_trial)
-    med = strong.summary.filter(strong.summary["STATISTIC"] == "median OS (months)")
+    med = strong.summary.filter(strong.summary["STATISTIC"] == "median OS, mo")
     # OS: exponential, TACE setting, median 16.9 / 6.1 months by PVTT (PMC5106296)
     control = med.filter(med["ARM"] == "tace")["MEDIAN"][0]
     assert 6.1 < control < 16.9
@@ -133,3 +133,24 @@ def test_bad_requests_are_input_errors() -> None:
         operating_characteristics(load_protocol(ESCALATION), trials=10, seed=1)
     with pytest.raises(InputError, match="trials"):
         operating_characteristics(_two_arm(), trials=0, seed=1)
+
+
+@pytest.mark.parametrize("protocol", ["NCT04011033", "sz003-car-nk"])
+def test_vectorised_statistics_equal_a_per_replicate_loop(protocol: str) -> None:
+    # the same simulated replicates (same seed), statistics two ways: the vectorised arrays and
+    # one replicate at a time with hcctrial.endpoints (logrank_test, kaplan_meier,
+    # clopper_pearson), which are tested against R survival 3.5.3 and binom.test
+    fast = operating_characteristics(protocol, trials=40, seed=11, effect=0.6, pool_size=60)
+    slow = operating_characteristics(
+        protocol, trials=40, seed=11, effect=0.6, pool_size=60, statistics="loop"
+    )
+    a, b = fast.per_trial, slow.per_trial.select(fast.per_trial.columns)
+    for col in a.columns:
+        x, y = a[col].to_numpy(), b[col].to_numpy()
+        assert np.array_equal(np.isnan(x), np.isnan(y)), col
+        ok = ~np.isnan(x)
+        np.testing.assert_allclose(x[ok], y[ok], rtol=1e-9, atol=1e-12, err_msg=col)
+    assert fast.power == slow.power
+    if fast.power is not None:
+        # Monte Carlo SE of a proportion: sqrt(p (1 - p) / replicates)
+        assert fast.power_mcse == pytest.approx(np.sqrt(fast.power * (1 - fast.power) / 40))

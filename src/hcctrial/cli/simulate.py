@@ -110,7 +110,8 @@ def register(app: typer.Typer) -> None:
             if oc.power is not None:
                 head += (
                     f"\npower of the {oc.endpoint} log-rank test (two-sided alpha {alpha:g}, "
-                    f"favouring {oc.arms[0]}): {oc.power:.3f}"
+                    f"favouring {oc.experimental_arm}): {oc.power:.3f} "
+                    f"(Monte Carlo SE {oc.power_mcse:.3f})"
                 )
             if fmt is OutputFormat.table:
                 console.print(head, highlight=False)
@@ -128,6 +129,7 @@ def register(app: typer.Typer) -> None:
                     "alpha": alpha,
                     "endpoint": oc.endpoint,
                     "power": oc.power,
+                    "power_mcse": oc.power_mcse,
                 }
                 (out / "oc.json").write_text(json.dumps(meta, indent=2))
                 err_console.print(f"wrote {out}/replicates.csv, summary.csv, oc.json")

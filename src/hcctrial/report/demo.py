@@ -22,7 +22,7 @@ from hcctrial.protocol import Protocol, builtin_protocols
 from hcctrial.report.build import ReportResult, build_report
 from hcctrial.report.write import write_report
 
-__all__ = ["run_demo", "run_trial"]
+__all__ = ["run_demo", "run_trial", "write_index"]
 
 StepCallback = Callable[[int, int, str], None]
 
@@ -50,7 +50,12 @@ def _orr(result: ReportResult) -> str:
     rows = result.efficacy.endpoints.by_arm.filter(
         (pl.col("PARAMCD") == "RESPONSE") & (pl.col("STATISTIC") == "ORR")
     )
-    parts = [f"{arm}: {100 * est:.0f}%" for arm, est in rows.select("ARM", "ESTIMATE").iter_rows()]
+    parts = [
+        f"{arm}: {x}/{n} = {100 * est:.0f}% ({100 * lo:.0f}-{100 * hi:.0f})"
+        for arm, x, n, est, lo, hi in rows.select(
+            "ARM", "X", "N", "ESTIMATE", "LOWER", "UPPER"
+        ).iter_rows()
+    ]
     return "; ".join(parts) or "no responders assessed"
 
 
@@ -66,32 +71,32 @@ def _median_os(result: ReportResult) -> str:
     return "; ".join(parts) or "not computed"
 
 
-def run_demo(out: Path, *, seed: int = 20261122, on_step: StepCallback | None = None) -> Path:
-    """Simulate, analyse and report all built-in protocols; returns the index page path."""
-    out.mkdir(parents=True, exist_ok=True)
-    protocols = builtin_protocols()
-    trials = []
-    for done, (pid, protocol) in enumerate(sorted(protocols.items())):
-        if on_step is not None:
-            on_step(done, len(protocols), f"simulating and analysing {pid}")
-        result = run_trial(protocol, out, seed=seed)
-        enrolled = result.adsl.filter(pl.col("ENRLFL") == "Y").height
-        missing = [s.title for s in result.report.sections if s.unavailable]
-        trials.append(
-            {
-                "id": pid,
-                "href": f"{pid}/report.html",
-                "title": protocol.title,
-                "design": protocol.design.allocation,
-                "screened": result.adsl.height,
-                "enrolled": enrolled,
-                "orr": _orr(result),
-                "median_os": _median_os(result),
-                "not_computed": ", ".join(missing) or "none",
-            }
-        )
-    if on_step is not None:
-        on_step(len(protocols), len(protocols), "done")
+def _row(protocol: Protocol, result: ReportResult) -> dict[str, object]:
+    enrolled = result.adsl.filter(pl.col("ENRLFL") == "Y").height
+    missing = [s.title for s in result.report.sections if s.unavailable]
+    screened = result.adsl.height
+    return {
+        "id": protocol.id,
+        "href": f"{protocol.id}/report.html",
+        "title": protocol.title,
+        "design": protocol.design.allocation
+        + (
+            f" ({protocol.design.dose_escalation.design} escalation)"
+            if protocol.design.dose_escalation is not None
+            else ""
+        ),
+        "target": protocol.design.enrolment_target or "-",
+        "screened": screened,
+        "enrolled": enrolled,
+        "screen_fail": f"{100 * (screened - enrolled) / screened:.0f}%" if screened else "-",
+        "orr": _orr(result),
+        "median_os": _median_os(result),
+        "not_computed": ", ".join(missing) or "none",
+    }
+
+
+def write_index(out: Path, results: list[tuple[Protocol, ReportResult]], *, seed: int) -> Path:
+    """Write ``out/index.html`` linking each trial's report with its key figures."""
     env = Environment(autoescape=select_autoescape(["html"]))
     files = resources.files("hcctrial.report")
     template = env.from_string(files.joinpath("templates/index.html").read_text("utf-8"))
@@ -99,7 +104,7 @@ def run_demo(out: Path, *, seed: int = 20261122, on_step: StepCallback | None = 
     index = out / "index.html"
     index.write_text(
         template.render(
-            trials=trials,
+            trials=[_row(p, r) for p, r in results],
             seed=seed,
             css=Markup(css),
             version=hcctrial.__version__,
@@ -108,3 +113,17 @@ def run_demo(out: Path, *, seed: int = 20261122, on_step: StepCallback | None = 
         encoding="utf-8",
     )
     return index
+
+
+def run_demo(out: Path, *, seed: int = 20261122, on_step: StepCallback | None = None) -> Path:
+    """Simulate, analyse and report all built-in protocols; returns the index page path."""
+    out.mkdir(parents=True, exist_ok=True)
+    protocols = builtin_protocols()
+    results = []
+    for done, (pid, protocol) in enumerate(sorted(protocols.items())):
+        if on_step is not None:
+            on_step(done, len(protocols), f"simulating and analysing {pid}")
+        results.append((protocol, run_trial(protocol, out, seed=seed)))
+    if on_step is not None:
+        on_step(len(protocols), len(protocols), "done")
+    return write_index(out, results, seed=seed)

@@ -315,7 +315,7 @@ def escalation_path_figure(cohorts: pl.DataFrame, *, title: str, dose_labels: Se
     fig, ax = plt.subplots(figsize=(6.4, 2.8))
     x = cohorts.get_column("COHORT").to_numpy()
     y = cohorts.get_column("DOSE_LEVEL").to_numpy()
-    ax.step(x, y, where="mid", color="#0072B2", linewidth=1.2)
+    ax.plot(x, y, color="#0072B2", linewidth=1.2, drawstyle="steps-post", alpha=0.6)
     dlt = cohorts.get_column("N_DLT").to_numpy()
     ax.scatter(x, y, s=60, c=np.where(dlt > 0, "#D55E00", "#009E73"), zorder=3)
     for xi, yi, n, d in zip(x, y, cohorts.get_column("N").to_list(), dlt, strict=True):
@@ -324,6 +324,8 @@ def escalation_path_figure(cohorts: pl.DataFrame, *, title: str, dose_labels: Se
         )
     ax.set_yticks(range(1, len(dose_labels) + 1), labels=list(dose_labels))
     ax.set_ylim(0.5, len(dose_labels) + 0.7)
-    ax.set_xlabel("Cohort")
+    ax.set_xticks(x)
+    ax.set_xlim(0.5, max(x) + 0.5 if len(x) else 1.5)
+    ax.set_xlabel("Cohort (in treatment order)")
     ax.set_title(title, loc="left", fontsize=10)
     return _to_svg(fig)

@@ -47,6 +47,9 @@ def kinetics_sections(protocol: Protocol, data: StudyData, adsl: pl.DataFrame) -
     # subjects never infused (screen failures, a control arm) have no kinetic time origin
     lb = data["LB"].filter(pl.col("USUBJID").is_in(infused["USUBJID"].to_list()))
     samples = prepare_samples(lb, infused)
+    # tests sampled only before the infusion (a screening iNKT count) have no kinetics
+    after = samples.table.filter(pl.col("ADY") > 0)["PARAMCD"].unique().to_list()
+    samples = type(samples)(samples.table.filter(pl.col("PARAMCD").is_in(after)), samples.problems)
     if samples.table.is_empty():
         raise InputError(
             "no cellular-kinetic or biomarker samples in LB",

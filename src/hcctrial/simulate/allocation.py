@@ -6,8 +6,9 @@
   portal-vein invasion, AFP >= 400 ng/mL, aetiology); BCLC stage and macrovascular invasion when
   the protocol names none (assumption);
 - dose escalation: cohorts at the current level; each patient's DLT (CRS or ICANS grade >= 3 in
-  the DLT window) comes from the disease model at that dose; the next level from the 3+3 or BOIN
-  rule (:mod:`.design`);
+  the DLT window) comes from the disease model at that dose; the next level, and when to stop,
+  from the safety engine's 3+3 or BOIN rule (:mod:`hcctrial.safety.three_plus_three`,
+  :mod:`hcctrial.safety.boin`), the same rules the report replays over the simulated data;
 - non-randomized arms: by enrolment order in proportion to the arms' planned sizes;
 - one arm: everyone.
 """
@@ -19,15 +20,14 @@ from typing import Any
 
 import numpy as np
 import polars as pl
-from scipy.stats import beta
 
 from hcctrial.protocol import Protocol
+from hcctrial.safety.boin import boin_decision as safety_boin
+from hcctrial.safety.three_plus_three import three_plus_three_decision as safety_three_plus_three
 from hcctrial.simulate.design import (
     arm_treatment,
-    boin_decision,
     dose_amount,
     stratified_block_randomization,
-    three_plus_three_decision,
 )
 
 __all__ = ["Allocation", "allocate", "strata_labels"]
@@ -103,9 +103,8 @@ def _escalate(
     levels = list(esc.levels)
     arm_for = {lv: a.id for a in protocol.arms for lv in a.dose_levels}
     default_arm = protocol.arms[0].id
-    n_at = dict.fromkeys(levels, 0)
-    dlt_at = dict.fromkeys(levels, 0)
-    eliminated = len(levels)  # levels at or above this index are closed (BOIN)
+    n = [0] * len(levels)
+    y = [0] * len(levels)
     current = levels.index(esc.start_level)
     arms: list[str | None] = [None] * len(rows)
     assigned: list[str | None] = [None] * len(rows)
@@ -119,8 +118,8 @@ def _escalate(
         arm = protocol.arm(arm_id)
         treat = arm_treatment(protocol, arm, setting)
         cohort_dlt = 0
-        for j in range(k, k + esc.cohort_size):
-            row = rows[j]
+        for m in range(k, k + esc.cohort_size):
+            row = rows[m]
             dose = protocol.dose_level(level).dose
             amount = dose_amount(dose, float(row["HEIGHT"]), float(row["WEIGHT"]))
             _, crs, icans = subject_toxicity(
@@ -131,39 +130,29 @@ def _escalate(
                 treat.car,
             )
             cohort_dlt += int(crs >= 3 or icans >= 3)
-            arms[j], assigned[j] = arm_id, level
-            labels[j] = protocol.dose_level(level).label
+            arms[m], assigned[m] = arm_id, level
+            labels[m] = protocol.dose_level(level).label
         k += esc.cohort_size
-        n_at[level] += esc.cohort_size
-        dlt_at[level] += cohort_dlt
+        j = levels.index(level)
+        n[j] += esc.cohort_size
+        y[j] += cohort_dlt
         path.append((level, esc.cohort_size, cohort_dlt))
+        # the next cohort's level from the safety engine's rule (hcctrial.safety)
         if esc.design == "3+3":
-            decision = three_plus_three_decision(n_at[level], dlt_at[level])
-            if decision == "stop":
-                break
-            if decision == "escalate":
-                if current + 1 < len(levels):
-                    current += 1
-                elif n_at[level] >= 6:
-                    break  # the top level is confirmed with 6 patients
+            decision = safety_three_plus_three(n, y, j)
         else:
-            target = esc.target_dlt_rate or 0.3
-            # elimination: P(DLT rate > target | data) > cutoff with >= 3 treated (Liu and Yuan)
-            if (
-                n_at[level] >= 3
-                and beta.sf(target, 1 + dlt_at[level], 1 + n_at[level] - dlt_at[level])
-                > esc.elimination_cutoff
-            ):
-                eliminated = min(eliminated, current)
-                if current == 0:
-                    break
-                current -= 1
-                continue
-            decision = boin_decision(n_at[level], dlt_at[level], target)
-            if decision == "escalate" and current + 1 < eliminated:
-                current += 1
-            elif decision == "de-escalate" and current > 0:
-                current -= 1
-            if esc.max_per_level and n_at[levels[current]] >= esc.max_per_level:
-                break
+            decision = safety_boin(
+                n,
+                y,
+                j,
+                esc.target_dlt_rate or 0.3,
+                max_n=max_n,
+                cutoff=esc.elimination_cutoff,
+                n_earlystop=esc.max_per_level,
+            )
+        if decision.action == "stop" or decision.level is None:
+            break
+        if esc.design == "3+3" and n[decision.level] >= 6:
+            break  # 3+3 never treats more than 6 at a level
+        current = decision.level
     return Allocation(arms, assigned, labels, path)

@@ -173,6 +173,8 @@ class OperatingCharacteristics:
     power: float | None
     eligible_pool: int
     screened_pool: int
+    power_mcse: float | None = None
+    experimental_arm: str | None = None
 
 
 def _primary(protocol: Protocol) -> str:
@@ -214,8 +216,13 @@ def operating_characteristics(
     n_subjects: int | None = None,
     alpha: float = 0.05,
     pool_size: int = 200,
+    statistics: str = "vectorised",
 ) -> OperatingCharacteristics:
     """Operating characteristics of ``protocol`` over ``trials`` replicates (see module docs).
+
+    ``statistics="loop"`` computes the per-replicate statistics one replicate at a time with
+    :mod:`hcctrial.endpoints` over the same simulated data (the reference for tests and the
+    benchmark); the default is the vectorised path.
 
     Raises
     ------
@@ -231,6 +238,8 @@ def operating_characteristics(
         raise InputError("number of trials out of range", value=trials, expected=f"1..{MAX_TRIALS}")
     if not 0 < alpha < 1:
         raise InputError("alpha out of range", value=alpha, expected="0 < alpha < 1")
+    if statistics not in ("vectorised", "loop"):
+        raise InputError("unknown statistics path", value=statistics, expected="vectorised, loop")
     if protocol.design.dose_escalation is not None:
         raise InputError(
             "operating characteristics of a dose-escalation design are those of its escalation "
@@ -261,32 +270,34 @@ def operating_characteristics(
     parts = []
     for start in range(0, trials, CHUNK):
         size = min(CHUNK, trials - start)
-        parts.append(
-            _chunk(
-                rng,
-                pool,
-                treat,
-                planned,
-                before,
-                after,
-                horizon,
-                size,
-                n,
-                protocol,
-                effect,
-                setting,
-                mrecist,
-                experimental[0],
-                n_arms,
-            )
+        data = _chunk(
+            rng,
+            pool,
+            treat,
+            planned,
+            before,
+            after,
+            horizon,
+            size,
+            n,
+            protocol,
+            effect,
+            setting,
+            mrecist,
+            experimental[0],
+            n_arms,
         )
+        stats = replicate_statistics if statistics == "vectorised" else replicate_statistics_loop
+        parts.append(stats(data, n_arms, experimental[0]))
     per_trial = pl.concat(parts).with_row_index("TRIAL", offset=1)
     arms = tuple(a.id for a in protocol.arms)
-    power = None
+    power = power_mcse = None
     if n_arms == 2:
         key = f"{endpoint}_P"
         favours = pl.col(f"{endpoint}_OBSEXP") < 0
         power = float(per_trial.select(((pl.col(key) < alpha) & favours).mean()).item())
+        # Monte Carlo standard error of a proportion over independent replicates
+        power_mcse = float(np.sqrt(power * (1.0 - power) / trials))
     return OperatingCharacteristics(
         protocol.id,
         trials,
@@ -300,6 +311,8 @@ def operating_characteristics(
         power,
         pool.height,
         screening.baseline.height,
+        power_mcse,
+        arms[experimental[0]],
     )
 
 
@@ -319,7 +332,7 @@ def _chunk(
     mrecist: bool,
     exp_arm: int,
     n_arms: int,
-) -> pl.DataFrame:
+) -> Replicates:
     pick = rng.integers(0, pool.height, (trials, n))
     sld0 = pool["SLD0"].to_numpy().astype(float)[pick]
     pvtt = pool["MVI"].to_numpy()[pick]
@@ -376,6 +389,27 @@ def _chunk(
         responder = (resp & later).any(-1)
     else:
         responder = resp.any(-1)
+    return Replicates(arm, pfs_time, pfs_event, os_time, os_event, responder)
+
+
+@dataclass(frozen=True)
+class Replicates:
+    """Simulated subject-level outcomes of a chunk of replicates, arrays of (trials, subjects)."""
+
+    arm: npt.NDArray[np.int64]
+    pfs_time: FloatArray
+    pfs_event: npt.NDArray[np.bool_]
+    os_time: FloatArray
+    os_event: npt.NDArray[np.bool_]
+    responder: npt.NDArray[np.bool_]
+
+
+def replicate_statistics(r: Replicates, n_arms: int, exp_arm: int) -> pl.DataFrame:
+    """Per replicate (vectorised over rows): N, ORR with Clopper-Pearson limits and KM median
+    PFS/OS per arm; for two arms the log-rank chi-square, p, O - E and events of PFS and OS."""
+    arm, responder = r.arm, r.responder
+    pfs_time, pfs_event, os_time, os_event = r.pfs_time, r.pfs_event, r.os_time, r.os_event
+    trials = arm.shape[0]
     cols: dict[str, FloatArray] = {}
     for a in range(n_arms):
         member = arm == a
@@ -394,7 +428,49 @@ def _chunk(
             cols[f"{name}_CHISQ"], cols[f"{name}_P"] = chisq, p
             cols[f"{name}_OBSEXP"] = obs - exp
             cols[f"{name}_EVENTS"] = e.sum(-1).astype(float)
-    return pl.DataFrame(cols)
+    return pl.DataFrame(cols, schema={k: pl.Float64 for k in cols}) if trials else pl.DataFrame()
+
+
+def replicate_statistics_loop(r: Replicates, n_arms: int, exp_arm: int) -> pl.DataFrame:
+    """The same statistics as :func:`replicate_statistics`, one replicate at a time with
+    :mod:`hcctrial.endpoints` (``logrank_test``, ``kaplan_meier``, ``clopper_pearson``): the
+    straightforward reference the vectorised path is tested and benchmarked against."""
+    from hcctrial.endpoints import kaplan_meier, logrank_test
+    from hcctrial.endpoints.rates import clopper_pearson
+
+    rows = []
+    for i in range(r.arm.shape[0]):
+        row: dict[str, float] = {}
+        for a in range(n_arms):
+            member = r.arm[i] == a
+            m, k = int(member.sum()), int((r.responder[i] & member).sum())
+            row[f"N_{a}"] = float(m)
+            row[f"ORR_{a}"] = k / m if m else float("nan")
+            lo, hi = clopper_pearson(k, m) if m else (0.0, 1.0)
+            row[f"ORR_LO_{a}"], row[f"ORR_HI_{a}"] = lo, hi
+            for name, t, e in (
+                ("PFS", r.pfs_time[i], r.pfs_event[i]),
+                ("OS", r.os_time[i], r.os_event[i]),
+            ):
+                med = (
+                    kaplan_meier(t[member], e[member].astype(int)).median().estimate if m else None
+                )
+                row[f"MEDIAN_{name}_{a}"] = float("nan") if med is None else med / DAYS_PER_MONTH
+        if n_arms == 2:
+            grp = (r.arm[i] == exp_arm).astype(int)
+            for name, t, e in (
+                ("PFS", r.pfs_time[i], r.pfs_event[i]),
+                ("OS", r.os_time[i], r.os_event[i]),
+            ):
+                test = logrank_test(t, e.astype(int), grp) if e.any() else None
+                one = test.groups.index("1") if test is not None and "1" in test.groups else 1
+                ok = test is not None and test.chisq is not None
+                row[f"{name}_CHISQ"] = test.chisq if ok else float("nan")  # type: ignore[union-attr,assignment]
+                row[f"{name}_P"] = test.p if ok else float("nan")  # type: ignore[union-attr,assignment]
+                row[f"{name}_OBSEXP"] = test.obs[one] - test.exp[one] if test is not None else 0.0
+                row[f"{name}_EVENTS"] = float(e.sum())
+        rows.append(row)
+    return pl.DataFrame(rows, schema={k: pl.Float64 for k in rows[0]}) if rows else pl.DataFrame()
 
 
 def protocol_confirmation(protocol: Protocol) -> bool:
@@ -404,14 +480,15 @@ def protocol_confirmation(protocol: Protocol) -> bool:
 
 
 def _summary(per_trial: pl.DataFrame, arms: tuple[str, ...]) -> pl.DataFrame:
-    """Mean, 2.5/50/97.5 percentiles across replicates; medians not reached are left out of
-    the percentiles and counted in NOT_REACHED (share of replicates)."""
+    """Mean with its Monte Carlo standard error (SD / sqrt(replicates)), 2.5/50/97.5
+    percentiles across replicates; medians not reached are left out and counted in NOT_REACHED
+    (share of replicates)."""
     rows = []
     for a, arm in enumerate(arms):
         for stat, label in (
             ("ORR", "ORR"),
-            ("MEDIAN_PFS", "median PFS (months)"),
-            ("MEDIAN_OS", "median OS (months)"),
+            ("MEDIAN_PFS", "median PFS, mo"),
+            ("MEDIAN_OS", "median OS, mo"),
         ):
             raw = per_trial[f"{stat}_{a}"]
             x = raw.filter(raw.is_not_nan())
@@ -420,6 +497,7 @@ def _summary(per_trial: pl.DataFrame, arms: tuple[str, ...]) -> pl.DataFrame:
                     "ARM": arm,
                     "STATISTIC": label,
                     "MEAN": x.mean(),
+                    "MCSE": (x.std() / np.sqrt(x.len())) if x.len() > 1 else None,
                     "P2_5": x.quantile(0.025),
                     "MEDIAN": x.median(),
                     "P97_5": x.quantile(0.975),
@@ -430,8 +508,9 @@ def _summary(per_trial: pl.DataFrame, arms: tuple[str, ...]) -> pl.DataFrame:
         rows.append(
             {
                 "ARM": arm,
-                "STATISTIC": "ORR exact 95% CI lower / upper (mean)",
+                "STATISTIC": "ORR 95% CI (mean limits)",
                 "MEAN": None,
+                "MCSE": None,
                 "P2_5": lo.mean(),
                 "MEDIAN": None,
                 "P97_5": hi.mean(),
@@ -444,10 +523,11 @@ def _summary(per_trial: pl.DataFrame, arms: tuple[str, ...]) -> pl.DataFrame:
             "ARM": pl.Utf8,
             "STATISTIC": pl.Utf8,
             "MEAN": pl.Float64,
+            "MCSE": pl.Float64,
             "P2_5": pl.Float64,
             "MEDIAN": pl.Float64,
             "P97_5": pl.Float64,
             "NOT_REACHED": pl.Float64,
         },
     )
-    return out.with_columns(pl.col(pl.Float64).fill_nan(None).round(3))
+    return out.with_columns(pl.col(pl.Float64).fill_nan(None).round(4))
