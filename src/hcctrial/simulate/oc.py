@@ -389,7 +389,7 @@ def _chunk(
         responder = (resp & later).any(-1)
     else:
         responder = resp.any(-1)
-    return Replicates(arm, pfs_time, pfs_event, os_time, os_event, responder)
+    return Replicates(arm, pfs_time, pfs_event, os_time, os_event, np.asarray(responder, bool))
 
 
 @dataclass(frozen=True)
