@@ -3,7 +3,7 @@
 Scenario: 3 dose levels with true DLT rates 0.05, 0.15, 0.30, target 0.30, cohorts of 3,
 30 patients per trial, 100,000 simulated trials (the issue's size). Measured in the same run:
 
-- ``hcctrial``: :func:`hcctrial.safety.boin.simulate_boin` (one numpy step per cohort across
+- ``hcctrial``: :func:`hcctrial.safety.boin_simulation.simulate_boin` (one numpy step per cohort across
   all trials) plus isotonic MTD selection and the OC summary;
 - ``loop``: a straightforward per-trial Python loop with the boundaries and elimination limits
   precomputed (the usual hand-written simulator), on a subsample and scaled linearly;
@@ -36,6 +36,8 @@ from hcctrial.safety.boin import (
     boin_boundaries,
     elimination_limits,
     isotonic_mtd,
+)
+from hcctrial.safety.boin_simulation import (
     operating_characteristics,
     simulate_boin,
     simulate_boin_loop,

@@ -16,6 +16,8 @@ from hcctrial.safety.boin import (
     boin_decision_table,
     elimination_limits,
     isotonic_mtd,
+)
+from hcctrial.safety.boin_simulation import (
     operating_characteristics,
     simulate_boin,
     simulate_boin_loop,

@@ -1,5 +1,13 @@
-"""``hcctrial escalation``: dose-escalation operating characteristics, decision tables and the
-next-cohort decision (3+3 and BOIN)."""
+"""``hcctrial escalate``: the next-cohort decision, the decision table and the operating
+characteristics of a dose-escalation design (3+3 and BOIN).
+
+``hcctrial escalate --protocol ID --cohorts FILE`` gives the decision for the next cohort with
+the rule that produced it (``--pathways 2``: every outcome of the next two cohorts);
+``hcctrial escalate --simulate --true-tox 0.05,0.15,0.35`` the operating characteristics;
+``hcctrial escalate --table`` the full decision table, printed and (``--out``) exported.
+``--decision-table FILE`` makes a user's table drive the decision and the simulation. The
+older spelling ``hcctrial escalation [table|next]`` still works (hidden, same engine).
+"""
 
 from __future__ import annotations
 
@@ -25,7 +33,8 @@ _LEVELS = Annotated[
     str | None, typer.Option("--levels", help="Dose level names, comma-separated (no protocol).")
 ]
 _DESIGN = Annotated[
-    str | None, typer.Option("--design", "-d", help="boin or 3+3 (default: the protocol's).")
+    str | None,
+    typer.Option("--design", "-d", help="boin or 3+3 (default: the protocol's, else boin)."),
 ]
 _TARGET = Annotated[float | None, typer.Option("--target", help="BOIN target DLT rate.")]
 _COHORT = Annotated[int | None, typer.Option("--cohort-size", help="Patients per cohort.")]
@@ -89,7 +98,8 @@ def _setup(
         raise InputError("dose levels not known", expected="--protocol ID or --levels A,B,C")
     if len(set(names)) != len(names):
         raise InputError("dose level names repeat", value=",".join(names))
-    chosen = (design or (esc.design if esc else "")).strip().lower()
+    # Without a protocol or --design: BOIN (the issue's `--design boin|3+3` is optional).
+    chosen = (design or (esc.design if esc else "boin")).strip().lower()
     if chosen not in ("boin", "3+3"):
         raise InputError("design not given or unknown", value=design, expected="boin or 3+3")
     tgt = target if target is not None else (esc.target_dlt_rate if esc else None)
@@ -124,19 +134,64 @@ def _print_lines(lines: list[tuple[str, str]]) -> None:
         console.print(f"{key.ljust(width)}  {value}", highlight=False, soft_wrap=True)
 
 
-def _oc(s: _Setup, true_dlt: str, trials: int, seed: int, deescalate: bool) -> dict[str, Any]:
+#: The 3+3 variant in words (hcctrial.safety.three_plus_three, Storer 1989 design A with the
+#: Lin and Shih 2001 A+B de-escalation, A = B = 3).
+VARIANT_33 = {
+    True: "0/3 DLT escalate; 1/3 treat 3 more, <= 1/6 escalate; >= 2 DLT (of 3 or 6): the level "
+    "exceeds the MTD and the next lower level is the MTD once it has 6 patients with <= 1/6 "
+    "(3 more are treated there if it has 3); passing the highest level selects it",
+    False: "0/3 DLT escalate; 1/3 treat 3 more, <= 1/6 escalate; >= 2 DLT (of 3 or 6): the level "
+    "exceeds the MTD and the next lower level is the MTD as it stands (3 or 6 patients); "
+    "passing the highest level selects it",
+}
+
+
+def _read_csv(path: Path, what: str) -> pl.DataFrame:
+    if not path.is_file():
+        raise InputError(f"{what} file not found", file=str(path))
+    try:
+        return pl.read_csv(path, infer_schema_length=10_000)
+    except (pl.exceptions.ComputeError, pl.exceptions.NoDataError) as exc:
+        raise InputError(f"cannot read CSV: {exc}", file=str(path)) from exc
+
+
+def _user_table(path: Path | None) -> Any:
+    if path is None:
+        return None
+    from hcctrial.safety.decision_table import read_decision_table
+
+    return read_decision_table(_read_csv(path, "decision table").cast(pl.Utf8), file=str(path))
+
+
+def _oc(
+    s: _Setup,
+    true_dlt: str,
+    trials: int,
+    seed: int,
+    deescalate: bool,
+    table: Any = None,
+    backfill: int = 0,
+    backfill_cap: int | None = None,
+) -> dict[str, Any]:
     from hcctrial.safety.escalation import parse_true_rates
+
+    if s.design == "3+3" and (table is not None or backfill):
+        raise InputError(
+            "decision tables and backfill are simulated for BOIN, not 3+3",
+            expected="--design boin",
+        )
 
     rates = parse_true_rates(true_dlt)
     if rates.size != len(s.levels):
         raise InputError(
             f"{rates.size} true DLT rates for {len(s.levels)} dose levels", value=true_dlt
         )
+    extra: list[tuple[str, str]] = []
     if s.design == "3+3":
         from hcctrial.safety.three_plus_three import three_plus_three_oc
 
         ex = three_plus_three_oc(rates, start=s.start, deescalate=deescalate)
-        table = ex.table.select(
+        out_table = ex.table.select(
             pl.Series("LEVEL", s.levels),
             pl.Series("DOSE", s.labels),
             "TRUEP",
@@ -148,12 +203,16 @@ def _oc(s: _Setup, true_dlt: str, trials: int, seed: int, deescalate: bool) -> d
         method = "exact enumeration (no Monte Carlo error)"
         variant = "with" if deescalate else "without"
         rule = f"3+3 {variant} de-escalation (Storer 1989; Lin and Shih 2001)"
+        extra.append(("variant", VARIANT_33[deescalate]))
     else:
-        from hcctrial.safety.boin import boin_boundaries, operating_characteristics, simulate_boin
+        from hcctrial.safety.boin import boin_boundaries
+        from hcctrial.safety.boin_simulation import operating_characteristics, simulate_boin
 
         assert s.target is not None
         if trials < 1:
             raise InputError("number of trials must be >= 1", value=trials)
+        if backfill < 0 or (backfill_cap is not None and backfill_cap < 1):
+            raise InputError("--backfill takes >= 0 patients, --backfill-cap >= 1")
         sim = simulate_boin(
             rates,
             s.target,
@@ -165,9 +224,12 @@ def _oc(s: _Setup, true_dlt: str, trials: int, seed: int, deescalate: bool) -> d
             p_saf=s.p_saf,
             p_tox=s.p_tox,
             cutoff=s.cutoff,
+            table=table,
+            backfill_size=backfill,
+            backfill_cap=backfill_cap,
         )
         tab, overall = operating_characteristics(sim)
-        table = tab.select(
+        out_table = tab.select(
             pl.Series("LEVEL", s.levels),
             pl.Series("DOSE", s.labels),
             *[c for c in tab.columns if c != "LEVEL"],
@@ -178,7 +240,25 @@ def _oc(s: _Setup, true_dlt: str, trials: int, seed: int, deescalate: bool) -> d
             f"BOIN (Liu and Yuan 2015), target {s.target:g}, lambda_e {lam_e:.4f}, "
             f"lambda_d {lam_d:.4f}, elimination Pr(p > target) > {s.cutoff:g} with n >= 3"
         )
-    return {"design": rule, "method": method, "table": table, "overall": overall}
+        if table is not None:
+            rule = f"BOIN with the decision table {table.source} (MTD: target {s.target:g})"
+        if backfill:
+            cap = f", at most {backfill_cap} patients per level" if backfill_cap else ""
+            extra.append(
+                (
+                    "backfill",
+                    f"{backfill} patients at the highest cleared level below the next cohort's "
+                    f"after each cohort{cap}; closed from a level whose pooled DLT rate "
+                    "reaches the de-escalation boundary",
+                )
+            )
+    return {
+        "design": rule,
+        "method": method,
+        "table": out_table,
+        "overall": overall,
+        "extra": extra,
+    }
 
 
 def _overall_lines(design: str, o: dict[str, float]) -> list[tuple[str, str]]:
@@ -195,13 +275,228 @@ def _overall_lines(design: str, o: dict[str, float]) -> list[tuple[str, str]]:
     return lines
 
 
-def register(app: typer.Typer) -> None:
-    """Add the ``escalation`` command group to the main app."""
-    group = typer.Typer(
-        help="Dose escalation (3+3, BOIN): operating characteristics (default), the decision "
-        "table, and the next-cohort decision from current data.",
+_TRUE_TOX = Annotated[
+    str | None,
+    typer.Option("--true-tox", "--true-dlt", help="True DLT rate per level, e.g. 0.05,0.15,0.35."),
+]
+_TRIALS = Annotated[int, typer.Option("--trials", help="Simulated trials (BOIN).")]
+_SEED = Annotated[int, typer.Option("--seed", help="Random seed (BOIN).")]
+_DEESC = Annotated[
+    bool, typer.Option("--deescalate/--no-deescalate", help="3+3 variant (see the docs).")
+]
+_PATHWAYS = Annotated[
+    int, typer.Option("--pathways", help="Also show dose-transition pathways for N cohorts.")
+]
+_CURRENT = Annotated[str | None, typer.Option("--current", help="Level of the last cohort.")]
+_USER_TABLE = Annotated[
+    Path | None,
+    typer.Option(
+        "--decision-table",
+        help="CSV decision table (N, ESCALATE_LE, DEESCALATE_GE, ELIMINATE_GE) to use "
+        "instead of BOIN's own boundaries.",
+    ),
+]
+_BACKFILL = Annotated[
+    int, typer.Option("--backfill", help="Backfill patients after each cohort (BOIN simulation).")
+]
+_BACKFILL_CAP = Annotated[
+    int | None, typer.Option("--backfill-cap", help="Patients per level beyond which no backfill.")
+]
+_OUT = Annotated[Path | None, typer.Option("--out", help="Also write the table as CSV.")]
+
+
+def _show_oc(s: _Setup, res: dict[str, Any], fmt: OutputFormat, out: Path | None) -> None:
+    if out is not None:
+        res["table"].write_csv(out)
+    if fmt is OutputFormat.json:
+        payload = {k: v for k, v in res.items() if k not in ("table", "extra")}
+        payload |= dict(res["extra"])
+        payload["levels"] = res["table"].to_dicts()
+        console.print_json(json.dumps(payload, default=float))
+        return
+    if fmt is OutputFormat.csv:
+        emit(res["table"], fmt)
+        return
+    _print_lines([("design", res["design"]), *res["extra"], ("method", res["method"])])
+    shown = res["table"].with_columns(cs.float().round(3)).rename(_SHOWN, strict=False)
+    if s.labels == s.levels:
+        shown = shown.drop("DOSE")
+    emit(shown, fmt)
+    _print_lines(_overall_lines(s.design, res["overall"]))
+
+
+def _show_table(s: _Setup, user: Any, fmt: OutputFormat, out: Path | None) -> None:
+    from hcctrial.safety.boin import boin_boundaries
+    from hcctrial.safety.decision_table import boin_table
+
+    assert s.target is not None
+    table = user or boin_table(
+        s.target,
+        s.max_n,
+        cohort_size=s.cohort_size,
+        p_saf=s.p_saf,
+        p_tox=s.p_tox,
+        cutoff=s.cutoff,
     )
-    app.add_typer(group, name="escalation")
+    frame = table.frame()
+    if out is not None:
+        frame.write_csv(out)
+    if fmt is OutputFormat.table:
+        if user is not None:
+            lines = [("decision table", f"{user.source} (checked)")]
+        else:
+            lam_e, lam_d = boin_boundaries(s.target, s.p_saf, s.p_tox)
+            lines = [
+                ("design", f"BOIN (Liu and Yuan 2015), target {s.target:g}"),
+                ("rule", f"escalate if DLT/N <= {lam_e:.4f}, de-escalate if >= {lam_d:.4f}"),
+                ("eliminate", f"Pr(p > {s.target:g} | Beta(1 + DLT, 1 + N - DLT)) > {s.cutoff:g}"),
+            ]
+        if out is not None:
+            lines.append(("written to", str(out)))
+        _print_lines(lines)
+    emit(frame, fmt)
+
+
+def _show_next(
+    s: _Setup,
+    data: Path,
+    current: str | None,
+    deescalate: bool,
+    pathways: int,
+    user: Any,
+    fmt: OutputFormat,
+    out: Path | None,
+) -> None:
+    from hcctrial.safety.escalation import counts_from_table, next_decision, transition_pathways
+
+    df = _read_csv(data, "cohort data")
+    if pathways < 0 or pathways > 4:
+        raise InputError("--pathways takes 0 to 4 cohorts", value=pathways)
+    counts = counts_from_table(df, s.levels, current=current, file=str(data))
+    opts: dict[str, Any] = {
+        "target": s.target,
+        "max_n": s.max_n if s.design == "boin" else None,
+        "deescalate": deescalate,
+        "table": user,
+    }
+    dec = next_decision(s.design, counts, **opts)
+    name = dict(enumerate(s.levels))
+    summary = pl.DataFrame(
+        {
+            "LEVEL": s.levels,
+            "DOSE": s.labels,
+            "N": counts.n,
+            "NDLT": counts.ndlt,
+            "ELIMINATED": [i in dec.eliminated for i in range(len(s.levels))],
+        }
+    )
+    result = {
+        "design": s.design if user is None else f"boin with the decision table {user.source}",
+        "current": name[counts.current] if counts.current is not None else None,
+        "decision": dec.action,
+        "next_level": None if dec.level is None else name[dec.level],
+        "mtd": None if dec.mtd is None else name[dec.mtd],
+        "rule": dec.rule,
+    }
+    if s.design == "3+3":
+        result["variant"] = VARIANT_33[deescalate]
+    paths = None
+    if pathways:
+        paths = transition_pathways(
+            s.design, counts, cohorts=pathways, cohort_size=s.cohort_size, **opts
+        )
+    if out is not None:
+        summary.with_columns(*[pl.lit(v).alias(k.upper()) for k, v in result.items()]).write_csv(
+            out
+        )
+    if fmt is OutputFormat.json:
+        extra: dict[str, Any] = {"levels": summary.to_dicts()}
+        if paths is not None:
+            extra["pathways"] = paths.to_dicts()
+        console.print_json(json.dumps(result | extra))
+        return
+    emit(summary.drop("DOSE") if s.labels == s.levels else summary, fmt)
+    if fmt is OutputFormat.table:
+        lines = [(k.replace("_", " "), "-" if v is None else str(v)) for k, v in result.items()]
+        _print_lines(lines)
+    if paths is not None:
+        emit(paths, fmt)
+
+
+def _n_levels(true_dlt: str | None) -> int | None:
+    return None if true_dlt is None else len([t for t in true_dlt.split(",") if t.strip()])
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``escalate`` command (and the older ``escalation`` group, hidden)."""
+
+    @app.command("escalate")
+    def escalate_cmd(
+        protocol: _PROTOCOL = None,
+        cohorts: Annotated[
+            Path | None,
+            typer.Option(
+                "--cohorts",
+                help="Cohort data CSV (LEVEL, N, NDLT or one row per patient; dlt_subjects.csv "
+                "of 'hcctrial safety'): the decision for the next cohort.",
+            ),
+        ] = None,
+        simulate: Annotated[
+            bool, typer.Option("--simulate", help="Operating characteristics (needs --true-tox).")
+        ] = False,
+        table: Annotated[
+            bool, typer.Option("--table", help="The full decision table (BOIN), --out for CSV.")
+        ] = False,
+        true_tox: _TRUE_TOX = None,
+        design: _DESIGN = None,
+        target: _TARGET = None,
+        trials: _TRIALS = 10_000,
+        levels: _LEVELS = None,
+        cohort_size: _COHORT = None,
+        max_n: _MAXN = None,
+        current: _CURRENT = None,
+        pathways: _PATHWAYS = 0,
+        decision_table: _USER_TABLE = None,
+        backfill: _BACKFILL = 0,
+        backfill_cap: _BACKFILL_CAP = None,
+        seed: _SEED = 20150101,
+        deescalate: _DEESC = True,
+        out: _OUT = None,
+        fmt: _FORMAT = OutputFormat.table,
+    ) -> None:
+        """Dose escalation (3+3, BOIN): the next-cohort decision (--cohorts), operating
+        characteristics (--simulate) or the decision table (--table)."""
+        modes = [m for m, on in (("--cohorts", cohorts is not None), ("--simulate", simulate),
+                                 ("--table", table)) if on]  # fmt: skip
+        if len(modes) != 1:
+            raise InputError(
+                "give one of --cohorts FILE, --simulate or --table",
+                value=" ".join(modes) or None,
+                expected="e.g. hcctrial escalate --protocol ID --cohorts cohorts.csv",
+            )
+        user = _user_table(decision_table)
+        if user is not None and design is None:
+            design = "boin"
+        if table:
+            s = _setup(protocol, None if protocol else "1", "boin", target, cohort_size, max_n)
+            _show_table(s, user, fmt, out)
+            return
+        if simulate:
+            if true_tox is None:
+                raise InputError("--simulate needs --true-tox", expected="e.g. 0.05,0.15,0.35")
+            s = _setup(protocol, levels, design, target, cohort_size, max_n, _n_levels(true_tox))
+            res = _oc(s, true_tox, trials, seed, deescalate, user, backfill, backfill_cap)
+            _show_oc(s, res, fmt, out)
+            return
+        assert cohorts is not None
+        s = _setup(protocol, levels, design, target, cohort_size, max_n)
+        _show_next(s, cohorts, current, deescalate, pathways, user, fmt, out)
+
+    group = typer.Typer(
+        help="Older spelling of 'hcctrial escalate' (operating characteristics by default, "
+        "'table', 'next').",
+    )
+    app.add_typer(group, name="escalation", hidden=True)
 
     @group.callback(invoke_without_command=True)
     def oc_cmd(
@@ -210,44 +505,23 @@ def register(app: typer.Typer) -> None:
         levels: _LEVELS = None,
         design: _DESIGN = None,
         target: _TARGET = None,
-        true_dlt: Annotated[
-            str | None,
-            typer.Option("--true-dlt", help="True DLT rate per level, e.g. 0.05,0.15,0.3."),
-        ] = None,
-        trials: Annotated[int, typer.Option("--trials", help="Simulated trials (BOIN).")] = 10_000,
+        true_dlt: _TRUE_TOX = None,
+        trials: _TRIALS = 10_000,
         cohort_size: _COHORT = None,
         max_n: _MAXN = None,
-        seed: Annotated[int, typer.Option("--seed", help="Random seed (BOIN).")] = 20150101,
-        deescalate: Annotated[
-            bool, typer.Option("--deescalate/--no-deescalate", help="3+3 variant.")
-        ] = True,
+        seed: _SEED = 20150101,
+        deescalate: _DEESC = True,
         fmt: _FORMAT = OutputFormat.table,
     ) -> None:
-        """Operating characteristics: probability of selecting each level as MTD, patients and
-        DLTs per level, early stopping (3+3 exact; BOIN simulated with Monte Carlo error)."""
+        """Operating characteristics (as 'hcctrial escalate --simulate')."""
         if ctx.invoked_subcommand is not None:
             return
         if true_dlt is None:
             raise InputError(
                 "operating characteristics need --true-dlt", expected="e.g. 0.05,0.15,0.3"
             )
-        n_levels = len([t for t in true_dlt.split(",") if t.strip()])
-        s = _setup(protocol, levels, design, target, cohort_size, max_n, n_levels)
-        res = _oc(s, true_dlt, trials, seed, deescalate)
-        if fmt is OutputFormat.json:
-            payload = {k: v for k, v in res.items() if k != "table"}
-            payload["levels"] = res["table"].to_dicts()
-            console.print_json(json.dumps(payload, default=float))
-            return
-        if fmt is OutputFormat.csv:
-            emit(res["table"], fmt)
-            return
-        _print_lines([("design", res["design"]), ("method", res["method"])])
-        shown = res["table"].with_columns(cs.float().round(3)).rename(_SHOWN, strict=False)
-        if s.labels == s.levels:
-            shown = shown.drop("DOSE")
-        emit(shown, fmt)
-        _print_lines(_overall_lines(s.design, res["overall"]))
+        s = _setup(protocol, levels, design, target, cohort_size, max_n, _n_levels(true_dlt))
+        _show_oc(s, _oc(s, true_dlt, trials, seed, deescalate), fmt, None)
 
     @group.command("table")
     def table_cmd(
@@ -255,37 +529,12 @@ def register(app: typer.Typer) -> None:
         target: _TARGET = None,
         cohort_size: _COHORT = None,
         max_n: _MAXN = None,
-        out: Annotated[Path | None, typer.Option("--out", help="Also write it as CSV.")] = None,
+        out: _OUT = None,
         fmt: _FORMAT = OutputFormat.table,
     ) -> None:
-        """The BOIN decision table for the whole trial (escalate / de-escalate / eliminate)."""
-        from hcctrial.safety.boin import boin_boundaries, boin_decision_table
-
+        """The BOIN decision table (as 'hcctrial escalate --table')."""
         s = _setup(protocol, None if protocol else "1", "boin", target, cohort_size, max_n)
-        assert s.target is not None
-        table = boin_decision_table(
-            s.target,
-            s.max_n,
-            cohort_size=s.cohort_size,
-            p_saf=s.p_saf,
-            p_tox=s.p_tox,
-            cutoff=s.cutoff,
-        )
-        if out is not None:
-            table.write_csv(out)
-        if fmt is OutputFormat.table:
-            lam_e, lam_d = boin_boundaries(s.target, s.p_saf, s.p_tox)
-            _print_lines(
-                [
-                    ("design", f"BOIN (Liu and Yuan 2015), target {s.target:g}"),
-                    ("rule", f"escalate if DLT/N <= {lam_e:.4f}, de-escalate if >= {lam_d:.4f}"),
-                    (
-                        "eliminate",
-                        f"Pr(p > {s.target:g} | Beta(1 + DLT, 1 + N - DLT)) > {s.cutoff:g}",
-                    ),
-                ]
-            )
-        emit(table, fmt)
+        _show_table(s, None, fmt, out)
 
     @group.command("next")
     def next_cmd(
@@ -295,79 +544,12 @@ def register(app: typer.Typer) -> None:
         design: _DESIGN = None,
         target: _TARGET = None,
         max_n: _MAXN = None,
-        current: Annotated[
-            str | None, typer.Option("--current", help="Level of the last cohort.")
-        ] = None,
-        deescalate: Annotated[
-            bool, typer.Option("--deescalate/--no-deescalate", help="3+3 variant.")
-        ] = True,
+        current: _CURRENT = None,
+        deescalate: _DEESC = True,
         cohort_size: _COHORT = None,
-        pathways: Annotated[
-            int,
-            typer.Option("--pathways", help="Also show dose-transition pathways for N cohorts."),
-        ] = 0,
+        pathways: _PATHWAYS = 0,
         fmt: _FORMAT = OutputFormat.table,
     ) -> None:
-        """The decision for the next cohort from the data so far, with the rule that made it."""
-        from hcctrial.safety.escalation import counts_from_table, next_decision
-
-        if not data.is_file():
-            raise InputError("cohort data file not found", file=str(data))
-        try:
-            df = pl.read_csv(data, infer_schema_length=10_000)
-        except (pl.exceptions.ComputeError, pl.exceptions.NoDataError) as exc:
-            raise InputError(f"cannot read CSV: {exc}", file=str(data)) from exc
+        """The next-cohort decision (as 'hcctrial escalate --cohorts FILE')."""
         s = _setup(protocol, levels, design, target, cohort_size, max_n)
-        counts = counts_from_table(df, s.levels, current=current, file=str(data))
-        dec = next_decision(
-            s.design,
-            counts,
-            target=s.target,
-            max_n=s.max_n if s.design == "boin" else None,
-            deescalate=deescalate,
-        )
-        name = {i: n for i, n in enumerate(s.levels)}
-        summary = pl.DataFrame(
-            {
-                "LEVEL": s.levels,
-                "DOSE": s.labels,
-                "N": counts.n,
-                "NDLT": counts.ndlt,
-                "ELIMINATED": [i in dec.eliminated for i in range(len(s.levels))],
-            }
-        )
-        result = {
-            "design": s.design,
-            "current": name[counts.current] if counts.current is not None else None,
-            "decision": dec.action,
-            "next_level": None if dec.level is None else name[dec.level],
-            "mtd": None if dec.mtd is None else name[dec.mtd],
-            "rule": dec.rule,
-        }
-        paths = None
-        if pathways < 0 or pathways > 4:
-            raise InputError("--pathways takes 0 to 4 cohorts", value=pathways)
-        if pathways:
-            from hcctrial.safety.escalation import transition_pathways
-
-            paths = transition_pathways(
-                s.design,
-                counts,
-                cohorts=pathways,
-                cohort_size=s.cohort_size,
-                target=s.target,
-                max_n=s.max_n if s.design == "boin" else None,
-                deescalate=deescalate,
-            )
-        if fmt is OutputFormat.json:
-            extra = {"levels": summary.to_dicts()}
-            if paths is not None:
-                extra["pathways"] = paths.to_dicts()
-            console.print_json(json.dumps(result | extra))
-            return
-        emit(summary.drop("DOSE") if s.labels == s.levels else summary, fmt)
-        if fmt is OutputFormat.table:
-            lines = [(k.replace("_", " "), "-" if v is None else str(v)) for k, v in result.items()]
-            _print_lines(lines)
-        if paths is not None:
-            emit(paths, fmt)
+        _show_next(s, data, current, deescalate, pathways, None, fmt, None)

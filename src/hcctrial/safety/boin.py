@@ -23,7 +23,6 @@ combination dose-finding trials. J Stat Softw 2020;94(13)).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from functools import lru_cache
 from math import log
 
@@ -32,6 +31,7 @@ import polars as pl
 from scipy.stats import beta
 
 from hcctrial.errors import InputError
+from hcctrial.safety.decision_table import DecisionTable
 from hcctrial.safety.escalation import Decision
 
 ELIMINATION_CUTOFF = 0.95  # Liu and Yuan 2015, section 2.3; BOIN R default cutoff.eli.
@@ -170,18 +170,24 @@ def boin_decision(
     p_tox: float | None = None,
     cutoff: float = ELIMINATION_CUTOFF,
     n_earlystop: int | None = None,
+    table: DecisionTable | None = None,
 ) -> Decision:
     """The BOIN decision for the next cohort from the data so far.
 
     Elimination first (the level and above, never to be used again); then the boundaries
     at the current level; when ``max_n`` patients have been treated the trial stops and the
-    MTD is selected by isotonic regression.
+    MTD is selected by isotonic regression. With ``table`` (a user's decision table, see
+    :mod:`hcctrial.safety.decision_table`) its rows replace the boundaries and the
+    elimination rule; ``target`` still selects the MTD.
     """
     k = len(n)
     if not 0 <= current < k:
         raise InputError("current level out of range", value=current)
     lam_e, lam_d = boin_boundaries(target, p_saf, p_tox)
-    elim = eliminated_levels(n, ndlt, target, cutoff)
+    if table is None:
+        elim = eliminated_levels(n, ndlt, target, cutoff)
+    else:
+        elim = table_eliminated_levels(n, ndlt, table)
     nd, yd = n[current], ndlt[current]
     if elim and elim[0] == 0:
         return Decision(
@@ -211,9 +217,11 @@ def boin_decision(
             "de-escalate",
             below,
             None,
-            f"{yd}/{nd} DLT: level {current + 1} and above eliminated",
+            f"{yd}/{nd} DLT: level {elim[0] + 1} and above eliminated",
             elim,
         )
+    if table is not None:
+        return _table_step(nd, yd, current, k, elim, table)
     if rate <= lam_e:
         if current + 1 < k and current + 1 not in elim:
             return Decision(
@@ -244,175 +252,38 @@ def boin_decision(
     return Decision("stay", current, None, why, elim)
 
 
-@dataclass(frozen=True)
-class Simulation:
-    """Simulated trials: per-trial selected level (-1: none), patients and DLTs per level."""
-
-    true_p: np.ndarray
-    selected: np.ndarray
-    n: np.ndarray
-    ndlt: np.ndarray
-    early_stop: np.ndarray
-
-
-def _check_sim(
-    true_p: Sequence[float] | np.ndarray, start: int, cohort_size: int, max_n: int
-) -> np.ndarray:
-    p = np.asarray(true_p, dtype=float)
-    if p.ndim != 1 or p.size == 0 or np.any((p < 0) | (p > 1)):
-        raise InputError("true DLT rates must lie in [0, 1]", value=list(true_p))
-    if not 0 <= start < p.size:
-        raise InputError("start level out of range", value=start)
-    if cohort_size < 1 or max_n < cohort_size:
-        raise InputError("need 1 <= cohort size <= maximum sample size", value=(cohort_size, max_n))
-    return p
+def table_eliminated_levels(
+    n: Sequence[int], ndlt: Sequence[int], table: DecisionTable
+) -> tuple[int, ...]:
+    """Levels eliminated by a decision table: the lowest level with DLT >= its
+    ``ELIMINATE_GE`` at its ``N``, and all above it."""
+    for j, (nj, yj) in enumerate(zip(n, ndlt, strict=True)):
+        if nj > 0:
+            limit = table.row(int(nj))[2]
+            if limit is not None and yj >= limit:
+                return tuple(range(j, len(n)))
+    return ()
 
 
-def simulate_boin(
-    true_p: Sequence[float] | np.ndarray,
-    target: float,
-    *,
-    n_trials: int = 10_000,
-    cohort_size: int = 3,
-    max_n: int = 30,
-    start: int = 0,
-    seed: int = 20150101,
-    p_saf: float | None = None,
-    p_tox: float | None = None,
-    cutoff: float = ELIMINATION_CUTOFF,
-    n_earlystop: int | None = None,
-    uniforms: np.ndarray | None = None,
-) -> Simulation:
-    """Simulate BOIN trials, vectorised across trials (one numpy step per cohort).
-
-    Patient ``i`` of trial ``t`` has a DLT at level ``d`` when ``U[t, i] < p_d`` with
-    ``U ~ Uniform(0, 1)`` drawn once (``uniforms`` may be given, shape ``(n_trials, max_n)``,
-    to couple runs). Each step treats one cohort in every trial still running, applies the
-    elimination rule, then the boundaries, exactly as :func:`boin_decision`; the MTD is then
-    selected by :func:`isotonic_mtd`. ``n_earlystop``: stop when the current level has this
-    many patients (BOIN ``n.earlystop``; default never).
-    """
-    p = _check_sim(true_p, start, cohort_size, max_n)
-    k = p.size
-    lam_e, lam_d = boin_boundaries(target, p_saf, p_tox)
-    lim = elimination_limits(target, max_n, cutoff)
-    if uniforms is None:
-        uniforms = np.random.default_rng(seed).random((n_trials, max_n))
-    t = uniforms.shape[0]
-    rows = np.arange(t)
-    d = np.full(t, start)
-    n = np.zeros((t, k), dtype=np.int64)
-    y = np.zeros((t, k), dtype=np.int64)
-    elim_first = np.full(t, k)
-    active = np.ones(t, dtype=bool)
-    early = np.zeros(t, dtype=bool)
-    pos = 0
-    while pos < max_n and active.any():
-        cs = min(cohort_size, max_n - pos)
-        tox = (uniforms[:, pos : pos + cs] < p[d][:, None]).sum(axis=1)
-        pos += cs
-        n[rows, d] += np.where(active, cs, 0)
-        y[rows, d] += np.where(active, tox, 0)
-        nd, yd = n[rows, d], y[rows, d]
-        elim_now = active & (yd >= lim[nd])
-        elim_first = np.where(elim_now, np.minimum(elim_first, d), elim_first)
-        stop = elim_now & (d == 0)
-        if n_earlystop is not None:
-            stop |= active & (nd >= n_earlystop)
-        early |= stop & (pos < max_n)
-        active &= ~stop
-        rate = yd / np.maximum(nd, 1)
-        up = active & ~elim_now & (rate <= lam_e) & (d + 1 < k) & (d + 1 < elim_first)
-        down = active & (elim_now | (rate >= lam_d)) & (d > 0)
-        d = d + up.astype(np.int64) - down.astype(np.int64)
-    levels = np.arange(k)
-    admissible = levels[None, :] < elim_first[:, None]
-    selected = isotonic_mtd(n, y, admissible, target)
-    selected = np.where(elim_first == 0, -1, selected)
-    return Simulation(p, selected, n, y, early)
-
-
-def simulate_boin_loop(
-    true_p: Sequence[float] | np.ndarray,
-    target: float,
-    *,
-    n_trials: int = 1000,
-    cohort_size: int = 3,
-    max_n: int = 30,
-    start: int = 0,
-    seed: int = 20150101,
-    n_earlystop: int | None = None,
-    uniforms: np.ndarray | None = None,
-) -> Simulation:
-    """The same trials one at a time through :func:`boin_decision` (reference and peer).
-
-    Used to check :func:`simulate_boin` trial by trial on shared uniforms, and as the
-    straightforward loop it is benchmarked against.
-    """
-    p = _check_sim(true_p, start, cohort_size, max_n)
-    k = p.size
-    if uniforms is None:
-        uniforms = np.random.default_rng(seed).random((n_trials, max_n))
-    t = uniforms.shape[0]
-    out_n = np.zeros((t, k), dtype=np.int64)
-    out_y = np.zeros((t, k), dtype=np.int64)
-    selected = np.full(t, -1)
-    early = np.zeros(t, dtype=bool)
-    for trial in range(t):
-        n, y, d, pos = [0] * k, [0] * k, start, 0
-        while True:
-            cs = min(cohort_size, max_n - pos)
-            y[d] += int((uniforms[trial, pos : pos + cs] < p[d]).sum())
-            n[d] += cs
-            pos += cs
-            dec = boin_decision(n, y, d, target, max_n=max_n, n_earlystop=n_earlystop)
-            if dec.action == "stop":
-                selected[trial] = -1 if dec.mtd is None else dec.mtd
-                early[trial] = pos < max_n
-                break
-            assert dec.level is not None
-            d = dec.level
-        out_n[trial], out_y[trial] = n, y
-    return Simulation(p, selected, out_n, out_y, early)
-
-
-def operating_characteristics(sim: Simulation) -> tuple[pl.DataFrame, dict[str, float]]:
-    """Per-level and overall operating characteristics with Monte Carlo standard errors.
-
-    Per level: ``PSELECT`` (% of trials selecting it as MTD, SE ``sqrt(p(1 - p) / T)``),
-    ``MEAN_N`` and ``MEAN_DLT`` (patients and DLTs per trial), ``PCT_PATIENTS``. Overall:
-    ``p_none`` (% no MTD selected), ``p_early_stop`` (%), ``mean_n``, ``mean_dlt``,
-    ``dlt_rate`` (% of treated patients with a DLT), each with ``*_se``.
-    """
-    t, k = sim.n.shape
-    sel = np.stack([(sim.selected == j) for j in range(k)], axis=1).mean(axis=0)
-    total_n = sim.n.sum(axis=1)
-    total_y = sim.ndlt.sum(axis=1)
-    table = pl.DataFrame(
-        {
-            "LEVEL": np.arange(1, k + 1),
-            "TRUEP": sim.true_p,
-            "PSELECT": 100 * sel,
-            "PSELECT_SE": 100 * np.sqrt(sel * (1 - sel) / t),
-            "MEAN_N": sim.n.mean(axis=0),
-            "PCT_PATIENTS": 100 * sim.n.sum(axis=0) / max(total_n.sum(), 1),
-            "MEAN_DLT": sim.ndlt.mean(axis=0),
-        }
-    )
-    none = float((sim.selected < 0).mean())
-    stop = float(sim.early_stop.mean())
-    rate = total_y / np.maximum(total_n, 1)
-    overall = {
-        "trials": float(t),
-        "p_none": 100 * none,
-        "p_none_se": 100 * np.sqrt(none * (1 - none) / t),
-        "p_early_stop": 100 * stop,
-        "p_early_stop_se": 100 * np.sqrt(stop * (1 - stop) / t),
-        "mean_n": float(total_n.mean()),
-        "mean_n_se": float(total_n.std(ddof=1) / np.sqrt(t)) if t > 1 else 0.0,
-        "mean_dlt": float(total_y.mean()),
-        "mean_dlt_se": float(total_y.std(ddof=1) / np.sqrt(t)) if t > 1 else 0.0,
-        "dlt_rate": 100 * float(rate.mean()),
-        "dlt_rate_se": 100 * float(rate.std(ddof=1) / np.sqrt(t)) if t > 1 else 0.0,
-    }
-    return table, overall
+def _table_step(
+    nd: int, yd: int, current: int, k: int, elim: tuple[int, ...], table: DecisionTable
+) -> Decision:
+    esc, de, _ = table.row(nd)
+    where = f"({table.source}, N = {nd})"
+    if esc is not None and yd <= esc:
+        if current + 1 < k and current + 1 not in elim:
+            return Decision(
+                "escalate", current + 1, None, f"{yd} DLT <= {esc} {where}: escalate", elim
+            )
+        return Decision(
+            "stay", current, None, f"{yd} DLT <= {esc} {where}, no higher level open: stay", elim
+        )
+    if de is not None and yd >= de:
+        if current > 0:
+            return Decision(
+                "de-escalate", current - 1, None, f"{yd} DLT >= {de} {where}: de-escalate", elim
+            )
+        return Decision(
+            "stay", current, None, f"{yd} DLT >= {de} {where} at the lowest level: stay", elim
+        )
+    return Decision("stay", current, None, f"{yd} DLT between the boundaries {where}: stay", elim)

@@ -10,20 +10,24 @@ Cohort data tables (CSV) take one of two shapes:
 - per level: ``LEVEL, N, NDLT`` (patients evaluable for DLT, patients with a DLT);
 - per patient: ``LEVEL, DLTFL`` (``Y``/``N``), optionally ``COHORT`` (cohort number; the
   level of the highest cohort is the current level). The output of
-  :func:`hcctrial.safety.dlt.evaluate_dlt` (``DOSELVL, DLTFL, DLTEVLFL``) is accepted too:
-  only evaluable patients (``DLTEVLFL = Y``) are counted.
+  :func:`hcctrial.safety.dlt.evaluate_dlt` (``DOSELVL, DLTFL, DLTEVLFL``; ``dlt_subjects.csv``
+  of ``hcctrial safety``) is accepted too: only evaluable patients (``DLTEVLFL = Y``) are
+  counted, and without ``COHORT`` the level of the latest ``DLTSTDT`` (infusion) is current.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import polars as pl
 
 from hcctrial.errors import InputError, InputErrors, Problem
+
+if TYPE_CHECKING:
+    from hcctrial.safety.decision_table import DecisionTable
 
 Action = Literal["escalate", "stay", "de-escalate", "stop"]
 
@@ -133,8 +137,10 @@ def counts_from_table(
             elif lev in index:
                 n[index[lev]] += 1
                 y[index[lev]] += f == "Y"
-        if "COHORT" in df.columns and df.height:
-            row = df.sort("COHORT", maintain_order=True).tail(1)
+        order = next((c for c in ("COHORT", "DLTSTDT", "TRTSDT") if c in df.columns), None)
+        dated = df.filter(pl.col(order).is_not_null()) if order else df.head(0)
+        if order and dated.height:
+            row = dated.sort(order, maintain_order=True).tail(1)
             last = index.get(str(row["LEVEL"][0]))
     else:
         raise InputError(
@@ -152,7 +158,7 @@ def counts_from_table(
         raise InputError(
             "the level of the last cohort is not known",
             file=file,
-            expected="--current LEVEL, or a COHORT column in per-patient data",
+            expected="--current LEVEL, or a COHORT (or DLTSTDT) column in per-patient data",
         )
     if n[last] == 0:
         raise InputError("no patients at the current level", value=levels[last])
@@ -166,22 +172,15 @@ def next_decision(
     target: float | None = None,
     max_n: int | None = None,
     deescalate: bool = True,
+    table: DecisionTable | None = None,
 ) -> Decision:
-    """The next-cohort decision of ``design`` (``"3+3"`` or ``"boin"``) from current data."""
-    key = design.strip().lower()
-    if key == "3+3":
-        from hcctrial.safety.three_plus_three import three_plus_three_decision
+    """The next-cohort decision of ``design`` (``"3+3"`` or ``"boin"``) from current data.
 
-        return three_plus_three_decision(
-            counts.n, counts.ndlt, _current(counts), deescalate=deescalate
-        )
-    if key == "boin":
-        from hcctrial.safety.boin import boin_decision
-
-        if target is None:
-            raise InputError("BOIN needs a target DLT rate", expected="--target, e.g. 0.3")
-        return boin_decision(counts.n, counts.ndlt, _current(counts), target, max_n=max_n)
-    raise InputError("unknown design", value=design, expected="3+3 or boin")
+    ``table``: a decision table (:mod:`hcctrial.safety.decision_table`) replacing BOIN's
+    boundaries and elimination rule.
+    """
+    decide = _decider(design, target, max_n, deescalate, table)
+    return decide(counts.n, counts.ndlt, _current(counts))
 
 
 def _current(counts: CohortCounts) -> int:
@@ -191,19 +190,28 @@ def _current(counts: CohortCounts) -> int:
 
 
 def _decider(
-    design: str, target: float | None, max_n: int | None, deescalate: bool
+    design: str,
+    target: float | None,
+    max_n: int | None,
+    deescalate: bool,
+    table: DecisionTable | None = None,
 ) -> Callable[[Sequence[int], Sequence[int], int], Decision]:
     key = design.strip().lower()
     if key == "3+3":
         from hcctrial.safety.three_plus_three import three_plus_three_decision
 
+        if table is not None:
+            raise InputError(
+                "a decision table drives an interval design (BOIN), not 3+3",
+                expected="--design boin with --decision-table",
+            )
         return lambda n, y, cur: three_plus_three_decision(n, y, cur, deescalate=deescalate)
     if key == "boin":
         from hcctrial.safety.boin import boin_decision
 
         if target is None:
             raise InputError("BOIN needs a target DLT rate", expected="--target, e.g. 0.3")
-        return lambda n, y, cur: boin_decision(n, y, cur, target, max_n=max_n)
+        return lambda n, y, cur: boin_decision(n, y, cur, target, max_n=max_n, table=table)
     raise InputError("unknown design", value=design, expected="3+3 or boin")
 
 
@@ -216,17 +224,20 @@ def transition_pathways(
     target: float | None = None,
     max_n: int | None = None,
     deescalate: bool = True,
+    table: DecisionTable | None = None,
 ) -> pl.DataFrame:
     """Dose-transition pathways: every DLT outcome of the next ``cohorts`` cohorts and the
     decision each leads to, starting from the current decision.
 
     One row per pathway: for cohort ``c`` (1-based) ``C{c}_AT`` (the level it is treated at),
-    ``C{c}_DLT`` (DLTs among its ``cohort_size`` patients) and ``C{c}_THEN`` (the decision
+    ``C{c}_DLT`` (DLTs among its ``cohort_size`` patients; for 3+3 a cohort left incomplete
+    is completed first, so its size is what it lacks) and ``C{c}_THEN`` (the decision
     after it: "up to L", "stay at L", "down to L" or "stop, MTD L"); a pathway ends early
     (nulls) when the trial stops.
     """
-    decide = _decider(design, target, max_n, deescalate)
-    size = 3 if design.strip().lower() == "3+3" else cohort_size
+    decide = _decider(design, target, max_n, deescalate, table)
+    three_plus_three = design.strip().lower() == "3+3"
+    size = 3 if three_plus_three else cohort_size
     names = counts.levels
     start = decide(counts.n, counts.ndlt, _current(counts))
     rows: list[dict[str, object]] = []
@@ -243,9 +254,11 @@ def transition_pathways(
             rows.append(row)
             return
         level = dec.level
-        for x in range(size + 1):
+        # 3+3: an incomplete cohort is completed first (3 - N mod 3 patients).
+        m = size - n[level] % size if three_plus_three and n[level] % size else size
+        for x in range(m + 1):
             n2, y2 = list(n), list(y)
-            n2[level] += size
+            n2[level] += m
             y2[level] += x
             nxt = decide(n2, y2, level)
             walk(
@@ -255,9 +268,9 @@ def transition_pathways(
                 depth + 1,
                 row
                 | {
-                    f"C{depth + 1}_LEVEL": names[level],
+                    f"C{depth + 1}_AT": names[level],
                     f"C{depth + 1}_DLT": x,
-                    f"C{depth + 1}_DECISION": describe(nxt),
+                    f"C{depth + 1}_THEN": describe(nxt),
                 },
             )
 
