@@ -323,7 +323,8 @@ def register(app: typer.Typer) -> None:
                     f"{k.replace('_', '-')} {st[k]} ({src})" for k, src in st["source"].items()
                 )
                 console.print(f"settings: {used}", highlight=False, soft_wrap=True)
-            console.print(rich_table(wide, title=title))
+            console.print(title, highlight=False, soft_wrap=True)
+            console.print(rich_table(wide))
             if problems.height:
                 shown = (
                     problems.group_by("SOURCE", "CHECK", maintain_order=True)
