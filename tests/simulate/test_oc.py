@@ -113,7 +113,7 @@ def test_power_grows_with_the_effect_and_replicates_reproduce() -> None:
     assert strong.power > weak.power + 0.3
     again = operating_characteristics(protocol, trials=400, seed=3, effect=0.8, pool_size=60)
     assert again.per_trial.equals(weak.per_trial)
-    med = strong.summary.filter(strong.summary["STATISTIC"] == "median OS, mo")
+    med = strong.summary.filter(strong.summary["STATISTIC"] == "mOS, mo")
     # OS: exponential, TACE setting, median 16.9 / 6.1 months by PVTT (PMC5106296)
     control = med.filter(med["ARM"] == "tace")["MEDIAN"][0]
     assert 6.1 < control < 16.9

@@ -32,10 +32,14 @@ def register(app: typer.Typer) -> None:
         result = build_report(proto, study, subtitle=[f"Data: {data}"])
         path = write_report(result, study, out)
         for section in result.report.sections:
+            tables = sum(b.kind == "html" for b in section.blocks)
+            figures = sum(b.kind == "figure" for b in section.blocks)
+            parts = [f"{tables} table{'s' * (tables != 1)}"] if tables else []
+            parts += [f"{figures} figure{'s' * (figures != 1)}"] if figures else []
             state = (
                 f"[yellow]not computed[/yellow]: {section.unavailable}"
                 if section.unavailable
-                else f"{len(section.blocks)} blocks"
+                else ", ".join(parts) or "text only"
             )
             console.print(f"  {section.title}: {state}", highlight=False)
         if study.problems.height:
@@ -44,7 +48,7 @@ def register(app: typer.Typer) -> None:
                 f"{out / 'tables' / 'data_problems.csv'}",
                 highlight=False,
             )
-        console.print(f"report: {path}", highlight=False)
+        console.print(f"report: {path}", highlight=False, soft_wrap=True)
 
     @app.command("demo")
     def demo_cmd(
@@ -69,4 +73,4 @@ def register(app: typer.Typer) -> None:
                 progress.update(task, completed=done, total=total, description=label)
 
             index = run_demo(out, seed=seed, on_step=step)
-        console.print(f"index: {index}", highlight=False)
+        console.print(f"index: {index}", highlight=False, soft_wrap=True)

@@ -132,7 +132,9 @@ def register(app: typer.Typer) -> None:
                     "power_mcse": oc.power_mcse,
                 }
                 (out / "oc.json").write_text(json.dumps(meta, indent=2))
-                err_console.print(f"wrote {out}/replicates.csv, summary.csv, oc.json")
+                err_console.print(
+                    f"wrote {out}/replicates.csv, summary.csv, oc.json", soft_wrap=True
+                )
             return
         if out is None:
             raise InputError("--out is needed to write the simulated SDTM", expected="a folder")
@@ -153,5 +155,5 @@ def register(app: typer.Typer) -> None:
         if fmt is OutputFormat.table:
             console.print(f"{spec.id} (seed {seed}): {line}", highlight=False)
             emit(arms, fmt, title="Enrolled by arm")
-        emit(_trial_summary(data), fmt, title=f"SDTM written to {out}")
-        err_console.print(f"wrote {len(written)} files to {out}")
+        emit(_trial_summary(data), fmt, title="SDTM domains written")
+        err_console.print(f"wrote {len(written)} files to {out}", soft_wrap=True)

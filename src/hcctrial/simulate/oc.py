@@ -487,8 +487,8 @@ def _summary(per_trial: pl.DataFrame, arms: tuple[str, ...]) -> pl.DataFrame:
     for a, arm in enumerate(arms):
         for stat, label in (
             ("ORR", "ORR"),
-            ("MEDIAN_PFS", "median PFS, mo"),
-            ("MEDIAN_OS", "median OS, mo"),
+            ("MEDIAN_PFS", "mPFS, mo"),
+            ("MEDIAN_OS", "mOS, mo"),
         ):
             raw = per_trial[f"{stat}_{a}"]
             x = raw.filter(raw.is_not_nan())
@@ -508,7 +508,7 @@ def _summary(per_trial: pl.DataFrame, arms: tuple[str, ...]) -> pl.DataFrame:
         rows.append(
             {
                 "ARM": arm,
-                "STATISTIC": "ORR 95% CI (mean limits)",
+                "STATISTIC": "ORR CI (mean)",
                 "MEAN": None,
                 "MCSE": None,
                 "P2_5": lo.mean(),
@@ -530,4 +530,4 @@ def _summary(per_trial: pl.DataFrame, arms: tuple[str, ...]) -> pl.DataFrame:
             "NOT_REACHED": pl.Float64,
         },
     )
-    return out.with_columns(pl.col(pl.Float64).fill_nan(None).round(4))
+    return out.with_columns(pl.col(pl.Float64).fill_nan(None).round(3))
