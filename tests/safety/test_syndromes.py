@@ -21,6 +21,7 @@ from hcctrial.safety.syndromes import (
     crs_icans_from_fa,
     grade_crs_icans,
     recorded_episode_problems,
+    recorded_vs_derived_problems,
 )
 
 
@@ -200,3 +201,31 @@ def test_case_7_dlt_exception_fever_matches_pyrexia_and_near_terms_are_reported(
     msgs = rule_term_problems(spec, ["Pyrexia", "Febrile neutropenias"])
     assert len(msgs) == 1 and "did you mean 'Febrile neutropenias'" in msgs[0].message
     assert any("Febrile neutropenias" in m for m in res.problems["MESSAGE"].to_list())
+
+
+def test_case_8_recorded_grade_against_the_derived_grade() -> None:
+    """Derived episode of subject 1: CRS 03-02..03-05, ASTCT grade 3. A recorded CRS AE of
+    grade 2 in those dates disagrees; one of grade 3 agrees; one dated 03-20 has no derived
+    episode; subject 2 has no FA findings and is not compared."""
+    episodes = pl.DataFrame(
+        {
+            "USUBJID": ["1"],
+            "SYNDROME": ["CRS"],
+            "ASTDT": [dt.date(2025, 3, 2)],
+            "AENDT": [dt.date(2025, 3, 5)],
+            "MAXGR": [3],
+        }
+    )
+    ae = pl.DataFrame(
+        {
+            "USUBJID": ["1", "1", "1", "2"],
+            "AEDECOD": ["Cytokine release syndrome"] * 4,
+            "AETOXGR": [2, 3, 1, 2],
+            "AESTDT": [dt.date(2025, 3, d) for d in (4, 2, 20, 4)],
+            "AEENDT": [dt.date(2025, 3, 6), dt.date(2025, 3, 5), None, None],
+        }
+    )
+    got = recorded_vs_derived_problems(ae, episodes, file="ae.csv")
+    assert got["ROW"].to_list() == [1, 3]
+    assert "recorded CRS grade 2, ASTCT grade derived from FA in its dates 3" in got["MESSAGE"][0]
+    assert "no derived ASTCT CRS episode" in got["MESSAGE"][1]

@@ -49,6 +49,7 @@ _SHOWN = {
     "MEAN_N": "PATIENTS",
     "PCT_PATIENTS": "PATIENTS_%",
     "MEAN_DLT": "DLTS",
+    "MEAN_BACKFILL": "BACKFILL",
 }
 
 

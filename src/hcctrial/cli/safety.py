@@ -71,6 +71,7 @@ def _crs_icans(
         crs_icans_from_fa,
         grade_crs_icans,
         recorded_episode_problems,
+        recorded_vs_derived_problems,
     )
 
     problems: list[pl.DataFrame] = []
@@ -120,6 +121,10 @@ def _crs_icans(
         summary["crs_days_fever_masked"] = int(result.episodes["MASKDAYS"].fill_null(0).sum())
     if ae is not None:
         problems.append(recorded_episode_problems(ae, file=study.sources.get("AE")))
+        if result is not None:
+            problems.append(
+                recorded_vs_derived_problems(ae, result.episodes, file=study.sources.get("AE"))
+            )
     return problems, summary, result
 
 

@@ -115,7 +115,7 @@ def _window(adsl: pl.DataFrame, spec: DLTSpec, file: str | None) -> pl.DataFrame
             if adsl[c].dtype == pl.Utf8:
                 src = src.str.slice(0, 10).str.strptime(pl.Date, "%Y-%m-%d", strict=False)
             cols.append(src.cast(pl.Date).alias(c))
-    keep = [c for c in ("DOSELVL", "ARM") if c in adsl.columns]
+    keep = [c for c in ("DOSELVL", "DOSELVLS", "ARM") if c in adsl.columns]
     out = adsl.select(*cols, *keep).rename({anchor: "DLTSTDT"})
     return out.with_columns(
         (pl.col("DLTSTDT") + pl.duration(days=spec.window_days)).alias("DLTENDT")
@@ -451,7 +451,7 @@ def evaluate_dlt(
     )
     subjects = subjects.with_columns(evaluable.str.split_exact("|", 1).alias("_E")).unnest("_E")
     subjects = subjects.rename({"field_0": "DLTEVLFL", "field_1": "DLTEVLRS"})
-    order = ["USUBJID", *[c for c in ("DOSELVL", "ARM") if c in subjects.columns]]
+    order = ["USUBJID", *[c for c in ("DOSELVL", "DOSELVLS", "ARM") if c in subjects.columns]]
     subjects = subjects.select(
         *order,
         "DLTSTDT",

@@ -32,7 +32,8 @@ Bad rows (unknown ``FATESTCD``, with the nearest code suggested; a value that do
 test; a partial date; a temperature outside 30-45 C) are listed with their file row; with
 ``on_error="raise"`` they stop the pass, with ``"collect"`` the row is left out of the grading
 and listed. Recorded CRS/ICANS AEs are checked for overlapping episodes of one subject
-(:func:`recorded_episode_problems`).
+(:func:`recorded_episode_problems`) and against the grade derived from FA
+(:func:`recorded_vs_derived_problems`).
 """
 
 from __future__ import annotations
@@ -64,6 +65,7 @@ __all__ = [
     "grade_crs_icans",
     "problems_frame",
     "recorded_episode_problems",
+    "recorded_vs_derived_problems",
 ]
 
 Syndrome = Literal["CRS", "ICANS"]
@@ -426,3 +428,64 @@ def recorded_episode_problems(ae: pl.DataFrame, *, file: str | None = None) -> p
             )
         )
     return problems_frame(problems, "AE", "kept; check the record")
+
+
+def recorded_vs_derived_problems(
+    ae: pl.DataFrame, episodes: pl.DataFrame, *, file: str | None = None
+) -> pl.DataFrame:
+    """Recorded CRS/ICANS AEs whose grade differs from the ASTCT grade derived from FA.
+
+    For each recorded CRS (ICANS) AE of a subject with derived episodes of that syndrome, the
+    derived episodes overlapping ``AESTDT..AEENDT`` give the worst derived grade; a different
+    ``AETOXGR``, or no overlapping derived episode, is a problem naming the AE row. Subjects
+    without any derived episode of the syndrome are not compared (their findings may simply
+    not be in FA).
+    """
+    need = {"USUBJID", "AEDECOD", "AESTDT", "AETOXGR"}
+    if not need <= set(ae.columns) or episodes.height == 0:
+        return problems_frame([], "AE", "")
+    rows = pl.col("_FILEROW") if "_FILEROW" in ae.columns else pl.int_range(1, pl.len() + 1)
+    term = pl.col("AEDECOD").cast(pl.Utf8).str.strip_chars().str.to_uppercase()
+    rec = ae.with_columns(
+        rows.cast(pl.Int64).alias("_R"),
+        pl.when(term == CRS_TERM)
+        .then(pl.lit("CRS"))
+        .when(term == ICANS_TERM)
+        .then(pl.lit("ICANS"))
+        .alias("SYNDROME"),
+        (pl.col("AEENDT") if "AEENDT" in ae.columns else pl.lit(None, pl.Date)).alias("_END"),
+        pl.col("AETOXGR").cast(pl.Int64, strict=False).alias("_GR"),
+    ).filter(pl.col("SYNDROME").is_not_null() & pl.col("AESTDT").is_not_null())
+    known = episodes.select("USUBJID", "SYNDROME").unique()
+    rec = rec.join(known, on=["USUBJID", "SYNDROME"], how="semi")
+    pairs = rec.select("_R", "USUBJID", "SYNDROME", "AESTDT", "_END", "_GR").join(
+        episodes.select("USUBJID", "SYNDROME", "ASTDT", "AENDT", "MAXGR"),
+        on=["USUBJID", "SYNDROME"],
+        how="left",
+    )
+    overlap = (pl.col("ASTDT") <= pl.col("_END").fill_null(pl.date(9999, 12, 31))) & (
+        pl.col("AESTDT") <= pl.col("AENDT")
+    )
+    worst = pairs.group_by("_R", "USUBJID", "SYNDROME", "_GR", maintain_order=True).agg(
+        pl.col("MAXGR").filter(overlap).max().alias("_DER")
+    )
+    problems = []
+    for r, s, syn, gr, der in worst.sort("_R").iter_rows():
+        if der is None:
+            msg = f"recorded {syn} grade {gr} has no derived ASTCT {syn} episode in its dates"
+        elif gr != der:
+            msg = f"recorded {syn} grade {gr}, ASTCT grade derived from FA in its dates {der}"
+        else:
+            continue
+        problems.append(
+            Problem(
+                msg,
+                file=file,
+                row=r,
+                column="AETOXGR",
+                subject=s,
+                value=gr,
+                expected=f"the ASTCT 2019 grade of the FA findings ({der})",
+            )
+        )
+    return problems_frame(problems, "AE", "kept as recorded; check the record")
