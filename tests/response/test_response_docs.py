@@ -2,7 +2,8 @@
 
 The examples run in order in one temporary folder (the first copies the example study into
 ``hcc-demo``), so paths in the doc are relative and the output does not depend on where the
-test runs. ``HCCTRIAL_WRITE_DOCS=1 pytest tests/response/test_docs.py`` rewrites the outputs in
+test runs. ``HCCTRIAL_WRITE_DOCS=1 pytest tests/response/test_response_docs.py``
+rewrites the outputs in
 the doc from a real run (review the diff before committing).
 """
 
