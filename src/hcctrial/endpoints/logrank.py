@@ -94,6 +94,16 @@ def _factorize(values: npt.NDArray[Any]) -> tuple[npt.NDArray[np.str_], npt.NDAr
     A hash table (pandas ``factorize``): O(n), instead of sorting a million values or strings;
     only the distinct labels are sorted (R orders factor levels the same way).
     """
+    if values.dtype.kind in "biuf" and values.size:
+        # small whole-number codes (0/1 arms): distinct values by counting, no hashing
+        lo, hi = values.min(), values.max()
+        if np.isfinite(lo) and np.isfinite(hi) and hi - lo < 1024:
+            shifted = (values - lo).astype(np.int64)
+            if np.array_equal(shifted + lo, values):
+                present = np.flatnonzero(np.bincount(shifted))
+                lookup = np.full(present[-1] + 1, -1, dtype=np.int64)
+                lookup[present] = np.arange(present.size)
+                return (present + lo).astype(values.dtype).astype(str), lookup[shifted]
     codes_pd, levels_pd = pd.factorize(
         values if values.dtype.kind in "biuf" else values.astype(object), sort=True
     )
@@ -131,7 +141,7 @@ def logrank_test(
     labels, g = _factorize(g_raw)
     k = labels.size
     if strata is None:
-        s_codes = np.zeros(t.size, dtype=np.int64)
+        s_codes = np.zeros(1 if t.size else 0, dtype=np.int64)  # one stratum: codes unused
     else:
         s_arr = np.asarray(strata)
         if s_arr.shape != t.shape:
