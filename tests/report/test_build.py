@@ -105,3 +105,32 @@ def test_report_command_bad_protocol_is_a_clear_error(tmp_path: Path, capsys) ->
     )
     assert code == 1
     assert "no-such-trial" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("seed", [1, 20261122])
+def test_simulated_escalation_follows_the_protocol_rule_on_its_own_data(seed: int) -> None:
+    # the IL1RAP CAR-T study (3+3): the report evaluates the protocol's DLT rules over the
+    # simulated AEs and replays the 3+3 rule of hcctrial.safety cohort by cohort; the cohorts the
+    # simulator actually treated must be those the rule asked for (each cohort at the level the
+    # previous decision named, the last decision stop or the maximum reached)
+    from hcctrial.report.safety import dose_levels_of, escalation_path
+    from hcctrial.safety.dlt import evaluate_dlt
+    from hcctrial.simulate import simulate_trial
+
+    protocol = load_protocol("il1rap-car-t")
+    study = simulate_trial(protocol, seed=seed)
+    adsl = derive_adsl(study)
+    treated = adsl.filter(pl.col("SAFFL") == "Y").join(
+        dose_levels_of(protocol, adsl), on="USUBJID", how="left"
+    )
+    dlt = evaluate_dlt(protocol.safety.dlt, treated, study["AE"])  # type: ignore[arg-type]
+    path = escalation_path(protocol, adsl, dlt.subjects)
+    levels = list(protocol.design.dose_escalation.levels)  # type: ignore[union-attr]
+    assert path["N"].to_list() == [3] * path.height
+    assert path["LEVEL"][0] == protocol.design.dose_escalation.start_level  # type: ignore[union-attr]
+    for prev, nxt in zip(path.iter_rows(named=True), path[1:].iter_rows(named=True), strict=False):
+        assert prev["DECISION"] != "stop"
+        step = {"escalate": 1, "stay": 0, "de-escalate": -1}[prev["DECISION"]]
+        assert levels.index(nxt["LEVEL"]) == levels.index(prev["LEVEL"]) + step, (prev, nxt)
+    last = path.row(-1, named=True)
+    assert last["DECISION"] == "stop" or path["N"].sum() + 3 > 18  # max_patients 18

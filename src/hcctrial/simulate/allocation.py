@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -64,15 +65,29 @@ def strata_labels(protocol: Protocol, rows: list[dict[str, Any]]) -> list[str]:
     return [" / ".join(_STRATA[k](r) for k in keys) for r in rows]
 
 
+CohortDlts = Callable[[list[int], str, str], list[bool]]
+
+
 def allocate(
-    protocol: Protocol, rng: np.random.Generator, eligible: pl.DataFrame, seed: int, setting: str
+    protocol: Protocol,
+    rng: np.random.Generator,
+    eligible: pl.DataFrame,
+    seed: int,
+    setting: str,
+    *,
+    cohort_dlts: CohortDlts | None = None,
 ) -> Allocation:
-    """Allocate the eligible patients (rows of ``eligible``, enrolment order)."""
+    """Allocate the eligible patients (rows of ``eligible``, enrolment order).
+
+    ``cohort_dlts(positions, arm_id, level_id)`` (dose escalation): whether each patient of a
+    cohort (positions in ``eligible``) had a DLT at that level; by default a CRS or ICANS of
+    grade 3 or more drawn by the kinetic model.
+    """
     n = eligible.height
     rows = eligible.to_dicts()
     design = protocol.design
     if design.dose_escalation is not None:
-        return _escalate(protocol, rows, seed, setting)
+        return _escalate(protocol, rows, seed, setting, cohort_dlts)
     if design.randomization is not None:
         r = design.randomization
         arms = stratified_block_randomization(
@@ -94,7 +109,11 @@ def allocate(
 
 
 def _escalate(
-    protocol: Protocol, rows: list[dict[str, Any]], seed: int, setting: str
+    protocol: Protocol,
+    rows: list[dict[str, Any]],
+    seed: int,
+    setting: str,
+    cohort_dlts: CohortDlts | None,
 ) -> Allocation:
     from hcctrial.simulate.trial import subject_toxicity
 
@@ -117,21 +136,23 @@ def _escalate(
         arm_id = arm_for.get(level, default_arm)
         arm = protocol.arm(arm_id)
         treat = arm_treatment(protocol, arm, setting)
-        cohort_dlt = 0
-        for m in range(k, k + esc.cohort_size):
-            row = rows[m]
-            dose = protocol.dose_level(level).dose
-            amount = dose_amount(dose, float(row["HEIGHT"]), float(row["WEIGHT"]))
-            _, crs, icans = subject_toxicity(
-                seed,
-                int(row["PATIENT"]),
-                amount / 1e8,
-                float(row["SLD0"]),
-                treat.car,
-            )
-            cohort_dlt += int(crs >= 3 or icans >= 3)
+        members = list(range(k, k + esc.cohort_size))
+        if cohort_dlts is not None:
+            flags = cohort_dlts(members, arm_id, level)
+        else:
+            flags = []
+            for m in members:
+                row = rows[m]
+                dose = protocol.dose_level(level).dose
+                amount = dose_amount(dose, float(row["HEIGHT"]), float(row["WEIGHT"]))
+                _, crs, icans = subject_toxicity(
+                    seed, int(row["PATIENT"]), amount / 1e8, float(row["SLD0"]), treat.car
+                )
+                flags.append(crs >= 3 or icans >= 3)
+        for m in members:
             arms[m], assigned[m] = arm_id, level
             labels[m] = protocol.dose_level(level).label
+        cohort_dlt = int(sum(flags))
         k += esc.cohort_size
         j = levels.index(level)
         n[j] += esc.cohort_size

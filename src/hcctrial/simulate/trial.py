@@ -129,41 +129,13 @@ def simulate_trial(
     n_sites = protocol.design.site_count or len(protocol.design.sites) or 1
     sites = rng.integers(1, n_sites + 1, n_screened)
     usubjid = [f"{study}-{sites[i]:03d}-{i + 1:04d}" for i in range(n_screened)]
-    allocation = allocate(protocol, rng, base[eligible.tolist()], seed, setting)
-    rows: dict[str, list[dict[str, Any]]] = {
-        k: [] for k in ("DM", "DS", "IE", "EX", "LB", "VS", "AE", "TU", "TR", "SUPPDM")
-    }
+    rows: dict[str, list[dict[str, Any]]] = _empty_rows()
     horizon = int(
         max(protocol.follow_up.duration_months, protocol.follow_up.survival_follow_up_months or 0)
         * DAYS_PER_MONTH
     )
     visits = {a.id: planned_visits(protocol, a.id, horizon) for a in protocol.arms}
-    arm_of = dict(zip(eligible.tolist(), allocation.arms, strict=True))
-    level_of = dict(zip(eligible.tolist(), allocation.levels, strict=True))
-    level_label = {int(eligible[j]): t for j, t in allocation.level_labels.items()}
-    enrolled = [i for i in eligible.tolist() if arm_of[i] is not None]
-    # a design that stops early (dose escalation) screens no one after its last enrolment
-    n_screened = (max(enrolled) + 1) if enrolled else n_screened
-    # latent outcomes for every enrolled subject in one vectorised draw
     treat = {a.id: arm_treatment(protocol, a, setting) for a in protocol.arms}
-    arm_list = [treat[arm_of[i]] for i in enrolled]  # type: ignore[index]
-    doses_of: dict[int, tuple[dict[str, float], dict[str, str], float]] = {}
-    skipped: dict[int, set[str]] = {}
-    for i in enrolled:
-        row = base.row(i, named=True)
-        skipped[i] = _not_chosen(protocol, arm_of[i], rng)  # type: ignore[arg-type]
-        doses_of[i] = _doses(protocol, arm_of[i], level_of[i], row, skipped[i])  # type: ignore[arg-type]
-    outcomes = simulate_outcomes(
-        rng,
-        pvtt=base["MVI"].to_numpy()[enrolled] if enrolled else np.zeros(0, bool),
-        tace=np.array([t.tace for t in arm_list], bool),
-        cells=np.array([t.cells for t in arm_list], bool),
-        systemic=np.array([t.systemic for t in arm_list], bool),
-        experimental=np.array([t.experimental for t in arm_list], bool),
-        setting=setting,
-        dose_factor=np.array([doses_of[i][2] for i in enrolled], float),
-        effect=effect,
-    )
     fu_days = protocol.follow_up.duration_months * DAYS_PER_MONTH
     fu_days = max(fu_days, (protocol.follow_up.survival_follow_up_months or 0) * DAYS_PER_MONTH)
     dlt = protocol.safety.dlt.window_days if protocol.safety.dlt is not None else None
@@ -173,18 +145,30 @@ def simulate_trial(
     mrecist = any(
         e.response is not None and e.response.criteria == "mrecist" for e in protocol.endpoints
     )
-    for k, i in enumerate(enrolled):
+    level_label: dict[int, str] = {}
+
+    def enrol(
+        i: int,
+        arm_id: str,
+        level: str | None,
+        outcome: dict[str, float],
+        doses: tuple[dict[str, float], dict[str, str], float],
+        skip: set[str],
+        rng_s: np.random.Generator,
+        out: dict[str, list[dict[str, Any]]],
+    ) -> None:
+        """Write one enrolled subject's records (EX, TU, TR, LB, VS, AE, DM, DS) into ``out``."""
         row = base.row(i, named=True)
-        arm = protocol.arm(arm_of[i])  # type: ignore[arg-type]
+        arm = protocol.arm(arm_id)
         tr = treat[arm.id]
         anchor = start_date + timedelta(days=int(screen_day[i]) + SCREEN_TO_DAY0)
-        doses, units, factor = doses_of[i]
+        amounts, units, factor = doses
         kin, crs, icans = (
             subject_toxicity(seed, int(row["PATIENT"]), factor, float(row["SLD0"]), tr.car)
             if tr.cells
             else (None, 0, 0)
         )
-        t_death = float(outcomes.t_death[k])
+        t_death = outcome["t_death"]
         if crs == 5:  # fatal CRS: death within the CRS episode after the first infusion
             first = min(
                 (
@@ -197,19 +181,19 @@ def simulate_trial(
                 default=0,
             )
             t_death = min(t_death, first + 8.0)
-        end = min(t_death, float(outcomes.t_dropout[k]), fu_days)
+        end = min(t_death, outcome["t_dropout"], fu_days)
         items = [protocol.intervention(x) for x in arm.interventions]
-        s = SubjectInput(
+        subject = SubjectInput(
             usubjid=usubjid[i],
             base=row,
             anchor=anchor,
-            visits=[v for v in visits[arm.id] if v.intervention not in skipped[i]],
-            g=float(outcomes.g[k]),
-            d=float(outcomes.d[k]),
-            t_new=float(outcomes.t_new_lesion[k]),
+            visits=[v for v in visits[arm.id] if v.intervention not in skip],
+            g=outcome["g"],
+            d=outcome["d"],
+            t_new=outcome["t_new"],
             end_day=end,
             progression_stops_treatment=True,
-            doses=doses,
+            doses=amounts,
             dose_units=units,
             kinetics=kin,
             kinetic_code=_kinetic_code(protocol, items, tr.car),
@@ -220,15 +204,17 @@ def simulate_trial(
             dlt_window=dlt,
             mrecist=mrecist,
         )
-        summary = subject_records(s, protocol, rng, rows)
+        summary = subject_records(subject, protocol, rng_s, out)
         if end == t_death:
             status, decod = "DEATH", "DEATH"
         elif end == fu_days:
             status, decod = "COMPLETED", "COMPLETED"
         else:
             status, decod = "WITHDRAWAL BY SUBJECT", "WITHDRAWAL BY SUBJECT"
+        if level is not None:
+            level_label[i] = protocol.dose_level(level).label
         label = arm.label + (f" ({level_label[i]})" if i in level_label else "")
-        rows["DM"].append(
+        out["DM"].append(
             {
                 "USUBJID": usubjid[i],
                 "SUBJID": usubjid[i][-4:],
@@ -248,10 +234,70 @@ def simulate_trial(
             }
         )
         if protocol.design.randomization is not None:
-            rows["DS"].append(
+            out["DS"].append(
                 _ds(usubjid[i], "RANDOMIZED", "RANDOMIZED", "PROTOCOL MILESTONE", iso(anchor, -7))
             )
-        rows["DS"].append(_ds(usubjid[i], status, decod, "DISPOSITION EVENT", iso(anchor, end)))
+        out["DS"].append(_ds(usubjid[i], status, decod, "DISPOSITION EVENT", iso(anchor, end)))
+
+    # dose escalation: each cohort is simulated in full as it enrols, and its DLTs are the
+    # protocol's DLT rules (hcctrial.safety.dlt.evaluate_dlt) over its simulated AEs, so the
+    # escalation decisions follow from the same data the report analyses
+    done: dict[int, dict[str, list[dict[str, Any]]]] = {}
+
+    def cohort_dlts(positions: list[int], arm_id: str, level: str) -> list[bool]:
+        flags = []
+        for pos in positions:
+            i = int(eligible[pos])
+            row = base.row(i, named=True)
+            rng_s = np.random.default_rng([seed, int(row["PATIENT"]), 29])
+            skip = _not_chosen(protocol, arm_id, rng_s)
+            doses = _doses(protocol, arm_id, level, row, skip)
+            outcome = _one_outcome(rng_s, treat[arm_id], row, setting, doses[2], effect)
+            done[i] = _empty_rows()
+            enrol(i, arm_id, level, outcome, doses, skip, rng_s, done[i])
+            flags.append(_has_dlt(protocol, done[i]))
+        return flags
+
+    allocation = allocate(
+        protocol, rng, base[eligible.tolist()], seed, setting, cohort_dlts=cohort_dlts
+    )
+    arm_of = dict(zip(eligible.tolist(), allocation.arms, strict=True))
+    level_of = dict(zip(eligible.tolist(), allocation.levels, strict=True))
+    enrolled = [i for i in eligible.tolist() if arm_of[i] is not None]
+    # a design that stops early (dose escalation) screens no one after its last enrolment
+    n_screened = (max(enrolled) + 1) if enrolled else n_screened
+    pending = [i for i in enrolled if i not in done]
+    # latent outcomes for every other enrolled subject in one vectorised draw
+    arm_list = [treat[arm_of[i]] for i in pending]  # type: ignore[index]
+    doses_of: dict[int, tuple[dict[str, float], dict[str, str], float]] = {}
+    skipped: dict[int, set[str]] = {}
+    for i in pending:
+        row = base.row(i, named=True)
+        skipped[i] = _not_chosen(protocol, arm_of[i], rng)  # type: ignore[arg-type]
+        doses_of[i] = _doses(protocol, arm_of[i], level_of[i], row, skipped[i])  # type: ignore[arg-type]
+    outcomes = simulate_outcomes(
+        rng,
+        pvtt=base["MVI"].to_numpy()[pending] if pending else np.zeros(0, bool),
+        tace=np.array([t.tace for t in arm_list], bool),
+        cells=np.array([t.cells for t in arm_list], bool),
+        systemic=np.array([t.systemic for t in arm_list], bool),
+        experimental=np.array([t.experimental for t in arm_list], bool),
+        setting=setting,
+        dose_factor=np.array([doses_of[i][2] for i in pending], float),
+        effect=effect,
+    )
+    for k, i in enumerate(pending):
+        outcome = {
+            "g": float(outcomes.g[k]),
+            "d": float(outcomes.d[k]),
+            "t_new": float(outcomes.t_new_lesion[k]),
+            "t_death": float(outcomes.t_death[k]),
+            "t_dropout": float(outcomes.t_dropout[k]),
+        }
+        enrol(i, arm_of[i], level_of[i], outcome, doses_of[i], skipped[i], rng, rows)  # type: ignore[arg-type]
+    for i in enrolled:
+        for key, part in done.get(i, {}).items():
+            rows[key].extend(part)
     for i in range(n_screened):
         row = base.row(i, named=True)
         consent = iso(start_date, screen_day[i] - 3)
@@ -333,6 +379,73 @@ def simulate_trial(
             )
     frames = frames_from_rows(rows, study)
     return validate_study(frames, on_error="raise", context=f"simulated {protocol.id}")
+
+
+_DOMAINS = ("DM", "DS", "IE", "EX", "LB", "VS", "AE", "TU", "TR", "SUPPDM")
+
+
+def _empty_rows() -> dict[str, list[dict[str, Any]]]:
+    return {k: [] for k in _DOMAINS}
+
+
+def _one_outcome(
+    rng: np.random.Generator,
+    treatment: Any,
+    row: dict[str, Any],
+    setting: str,
+    dose_factor: float,
+    effect: Effect,
+) -> dict[str, float]:
+    """The disease model's latent outcomes of one subject (the batch draw with one row)."""
+    out = simulate_outcomes(
+        rng,
+        pvtt=np.array([bool(row["MVI"])]),
+        tace=np.array([treatment.tace]),
+        cells=np.array([treatment.cells]),
+        systemic=np.array([treatment.systemic]),
+        experimental=np.array([treatment.experimental]),
+        setting=setting,
+        dose_factor=np.array([dose_factor]),
+        effect=effect,
+    )
+    return {
+        "g": float(out.g[0]),
+        "d": float(out.d[0]),
+        "t_new": float(out.t_new_lesion[0]),
+        "t_death": float(out.t_death[0]),
+        "t_dropout": float(out.t_dropout[0]),
+    }
+
+
+def _has_dlt(protocol: Protocol, rows: dict[str, list[dict[str, Any]]]) -> bool:
+    """Whether one simulated subject had a DLT by the protocol's rules
+    (:func:`hcctrial.safety.dlt.evaluate_dlt` over the subject's AE rows, window from the first
+    cell infusion); without DLT rules, a CRS or ICANS of grade 3 or more counts."""
+    import polars as pl
+
+    from hcctrial.dates import derive_date
+    from hcctrial.safety.dlt import evaluate_dlt
+    from hcctrial.simulate.sdtm import SCHEMAS
+
+    ae = pl.DataFrame(rows["AE"], schema=SCHEMAS["AE"], orient="row")
+    spec = protocol.safety.dlt
+    if spec is None:
+        terms = ae.filter(
+            pl.col("AEDECOD").str.to_uppercase().str.contains("CYTOKINE|NEUROTOXICITY")
+        )
+        return bool((terms["AETOXGR"].cast(pl.Int64, strict=False) >= 3).any())
+    ex = derive_date(pl.DataFrame(rows["EX"], schema=SCHEMAS["EX"], orient="row"), "EXSTDTC")
+    cells = ex.filter(pl.col("EXCAT") == "BIOLOGICAL")
+    if cells.is_empty() or not rows["DM"]:
+        return False
+    usubjid = rows["DM"][0]["USUBJID"]
+    adsl = pl.DataFrame(
+        {"USUBJID": [usubjid], "TRTSDT": [cells["EXSTDT"].min()], "TRTEDT": [cells["EXSTDT"].max()]}
+    )
+    if ae.is_empty():
+        return False
+    result = evaluate_dlt(spec, adsl, ae.with_columns(pl.lit(usubjid).alias("USUBJID")))
+    return bool((result.subjects["DLTFL"] == "Y").any())
 
 
 def _demo(row: dict[str, Any]) -> dict[str, Any]:
