@@ -169,10 +169,17 @@ def simulate_boin(
 
     def treat(level: np.ndarray, size: int, who: np.ndarray) -> np.ndarray:
         """Treat up to ``size`` patients at ``level`` in trials ``who``; returns their count."""
-        m = np.where(who, np.minimum(size, max_n - pos), 0)
-        idx = np.minimum(pos[:, None] + np.arange(size)[None, :], max_n - 1)
-        take = np.arange(size)[None, :] < m[:, None]
-        tox = ((uniforms[rows[:, None], idx] < p[level][:, None]) & take).sum(axis=1)
+        if not backfill_size:
+            # Without backfill every running trial is at the same patient: slice, not gather.
+            at = int(pos[who].max()) if who.any() else max_n
+            size = min(size, max_n - at)
+            m = np.where(who, size, 0)
+            tox = np.where(who, (uniforms[:, at : at + size] < p[level][:, None]).sum(axis=1), 0)
+        else:
+            m = np.where(who, np.minimum(size, max_n - pos), 0)
+            idx = np.minimum(pos[:, None] + np.arange(size)[None, :], max_n - 1)
+            take = np.arange(size)[None, :] < m[:, None]
+            tox = ((uniforms[rows[:, None], idx] < p[level][:, None]) & take).sum(axis=1)
         n[rows, level] += m
         y[rows, level] += tox
         pos[:] += m
