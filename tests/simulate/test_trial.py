@@ -127,3 +127,29 @@ def test_bad_arguments_are_input_errors() -> None:
         simulate_trial(protocol, seed=-3)
     with pytest.raises(InputError, match="HR"):
         simulate_trial(protocol, seed=1, effect=0.0)
+
+
+def test_unbuildable_schedule_is_a_clear_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # minimal.yaml with the CAR-T infusions 14 days apart while its cycle lasts 28 days
+    # (the schedule engine's overlapping-cycles check, tests/schedule/test_errors.py)
+    import yaml
+
+    from hcctrial.cli import main
+    from hcctrial.simulate.oc import operating_characteristics
+
+    raw = yaml.safe_load(Path(MINIMAL).read_text())
+    raw["schedule"]["events"][1]["weeks"] = [1, 3, 5]
+    bad = tmp_path / "overlap.yaml"
+    bad.write_text(yaml.safe_dump(raw))
+    with pytest.raises(InputError, match="overlapping cycles"):
+        simulate_trial(load_protocol(bad), seed=1)
+    with pytest.raises(InputError, match="overlapping cycles"):
+        operating_characteristics(load_protocol(bad), trials=5, seed=1)
+    code = main(["simulate", "--protocol", str(bad), "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "overlapping cycles" in err and "protocol my-trial" in err
+    assert "cycle_length_days" in err
+    assert "Traceback" not in err

@@ -74,6 +74,11 @@ def planned_visits(protocol: Protocol, arm_id: str, horizon_days: int) -> list[P
         raise InputError(
             "unknown arm", value=arm_id, expected=", ".join(a.id for a in protocol.arms)
         ) from None
+    # the schedule engine's checks first: a schedule that cannot be built (overlapping cycles or
+    # courses, after-loops, an anchor the arm lacks) is a clear InputError naming the field
+    from hcctrial.schedule import arm_template
+
+    arm_template(protocol, arm_id, horizon_days, dose_level=next(iter(arm.dose_levels), None))
     given = set(arm.interventions)
     by_id: dict[str, list[int]] = {}
     out: list[PlannedVisit] = []
