@@ -15,6 +15,7 @@ from hcctrial.safety import (
     find_ctcae_term,
     grade_lab,
     grade_labs,
+    lab_grading_problems,
 )
 
 F = pl.Float64
@@ -206,3 +207,23 @@ def test_higher_alt_never_gives_a_lower_grade(
     grades = grade_labs(lb.with_columns(pl.col("BASE").cast(F)), version)["ATOXGR"].to_list()
     assert all(g is not None for g in grades)
     assert grades == sorted(grades)
+
+
+def test_misspelt_test_code_is_reported_with_the_nearest_code() -> None:
+    """``ALTT`` is close to ALT and listed as a problem naming it; ``AFP`` has no CTCAE lab
+    criteria and is simply not graded (not a problem)."""
+    lb = pl.DataFrame(
+        {
+            "USUBJID": ["1", "1", "1"],
+            "LBTESTCD": ["ALTT", "AFP", "PLT"],
+            "LBSTRESN": [100.0, 5.0, 80.0],
+            "LBSTRESU": ["U/L", "ug/L", "10^9/L"],
+            "LBSTNRLO": [0.0, 0.0, 150.0],
+            "LBSTNRHI": [40.0, 10.0, 400.0],
+        }
+    )
+    graded = grade_labs(lb)
+    assert graded["ATOXGR"].to_list() == [None, None, 1]  # PLT 80: <LLN - 75.0, grade 1
+    problems = lab_grading_problems(graded)
+    assert problems["ROW"].to_list() == [1]
+    assert "did you mean 'ALT'?" in problems["MESSAGE"][0]

@@ -415,15 +415,26 @@ def grade_labs(
                         for k, t in _OUT.items()
                         if k not in ("ATOXRNGF", "ATOXU")
                     },
-                ).with_columns(
-                    pl.lit(f"no CTCAE v{v} lab criteria for LBTESTCD {code!r}").alias("ATOXGRRSN")
-                )
+                ).with_columns(pl.lit(_no_criteria(code, v, crit)).alias("ATOXGRRSN"))
             )
     graded = pl.concat(parts, how="diagonal_relaxed").sort("_row")
     graded = graded.with_columns(
         pl.col("_v").alias("ATOXAVAL"), pl.col("_base").alias("ATOXBASE")
     ).select([pl.col(k).cast(t) for k, t in _OUT.items()])
     return df.hstack(graded.get_columns())
+
+
+def _no_criteria(code: object, version: str, crit: pl.DataFrame) -> str:
+    """Why a test is not graded; a code close to a CTCAE-graded one (``ALTT``, ``PLAT``) is
+    likely misspelt, and the nearest codes are named."""
+    import difflib
+
+    text = f"no CTCAE v{version} lab criteria for LBTESTCD {code!r}"
+    codes = sorted(set(crit["lbtestcd"].to_list()))
+    near = difflib.get_close_matches(str(code).upper(), codes, n=2, cutoff=0.75)
+    if near:
+        text += "; did you mean " + " or ".join(repr(c) for c in near) + "?"
+    return text
 
 
 @dataclass(frozen=True)
@@ -485,13 +496,17 @@ def grade_lab(
 
 
 def lab_grading_problems(graded: pl.DataFrame, *, row_col: str | None = None) -> pl.DataFrame:
-    """Rows of a CTCAE-gradable test left without a grade, in the study problems shape
+    """Rows of a CTCAE-gradable test left without a grade, and rows whose test code is close
+    to a graded one (a likely misspelling, e.g. ``ALTT``), in the study problems shape
     (``DOMAIN, FILE, ROW, COLUMN, USUBJID, VALUE, EXPECTED, MESSAGE, ACTION``); ``ROW`` is the
     1-based row of ``graded``, or the value of ``row_col`` (e.g. the file row)."""
     from hcctrial.io import PROBLEM_SCHEMA
 
     gradable = pl.col("ATOXDSCL").is_not_null() | pl.col("ATOXDSCH").is_not_null()
-    rows = graded.with_row_index("_row", 1).filter(gradable & pl.col("ATOXGR").is_null())
+    misspelt = pl.col("ATOXGRRSN").str.contains("did you mean", literal=True).fill_null(False)
+    rows = graded.with_row_index("_row", 1).filter(
+        (gradable & pl.col("ATOXGR").is_null()) | misspelt
+    )
     return rows.select(
         pl.lit("LB").alias("DOMAIN"),
         pl.lit(None, pl.String).alias("FILE"),
