@@ -169,3 +169,31 @@ def test_portal_vein_thrombosis_and_porta_hepatis_node_reported():
     # Not reported under RECIST 1.1 (18 mm node is measurable there).
     recist = derive_timepoint_response(tu, tr, "recist1.1").problems
     assert recist.filter(pl.col("CHECK").str.starts_with("mRECIST")).height == 0
+
+
+def test_worsening_non_target_ascites_needs_cytology():
+    # "Pleural effusion and ascites": the worsening of a baseline effusion/ascites (a
+    # non-target lesion) is PD only with cytological proof of its neoplastic nature; RECIST 1.1
+    # has no such rule (unequivocal progression of a non-target lesion is PD).
+    def case(cytol: str | None, criteria: str) -> tuple[list[str | None], set[str]]:
+        worse = {"TUMSTATE": "UNEQUIVOCAL"} | ({"CYTOL": cytol} if cytol else {})
+        tu, tr = study(
+            {
+                "S1": subject(
+                    {"T1": ("TARGET", "LIVER"), "A1": ("NON-TARGET", "ASCITES")},
+                    [
+                        (1, D[0], {"T1": {"VIABLDIAM": 30, "LDIAM": 30}, "A1": "PRESENT"}),
+                        (2, D[1], {"T1": {"VIABLDIAM": 29, "LDIAM": 30}, "A1": worse}),
+                    ],
+                )
+            }
+        )
+        res = derive_timepoint_response(tu, tr, criteria)
+        return overall(tu, tr, criteria), set(res.problems["CHECK"])
+
+    ovr, checks = case(None, "mrecist")
+    assert ovr == ["SD"] and "mRECIST effusion without cytology" in checks
+    assert case("NEGATIVE", "mrecist")[0] == ["SD"]
+    ovr, checks = case("POSITIVE", "mrecist")
+    assert ovr == ["PD"] and "mRECIST effusion without cytology" not in checks
+    assert case(None, "recist1.1")[0] == ["PD"]

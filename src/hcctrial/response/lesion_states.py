@@ -1,6 +1,7 @@
 """Non-target and new lesion responses per timepoint, vectorized over all subjects.
 
-Non-target lesions (RECIST 1.1 section 4.3.3; mRECIST "non-target lesions"):
+Non-target lesions (RECIST 1.1 section 4.3.3; mRECIST "non-target lesions"; under mRECIST a
+worsening effusion or ascites is progression only with positive cytology):
 
 - CR: all non-target lesions absent (mRECIST: no intratumoral arterial enhancement left),
 - NON-CR/NON-PD: one or more persist (mRECIST "incomplete response/stable disease"),
@@ -30,15 +31,62 @@ NEW_EQUIVOCAL = ("EQUIVOCAL",)
 TP = [*KEYS, "VISITNUM"]
 
 
+def _effusion(lesions: pl.DataFrame) -> pl.Expr:
+    """Lesion location names a pleural/pericardial effusion or ascites (``LOC``, ``LOCDTL``)."""
+    loc = pl.concat_str(
+        [pl.col("LOC").fill_null(""), pl.col("LOCDTL").fill_null("")], separator=" "
+    )
+    return loc.str.contains("EFFUSION|ASCITES")
+
+
 def non_target_by_timepoint(
     meas: pl.DataFrame,
+    lesions: pl.DataFrame | None = None,
+    criteria: Criteria | None = None,
 ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
     """Per subject-evaluator and timepoint: NTRGRESP and the counts behind it; problems.
 
     Returns the per-timepoint table (``NNTEVAL`` assessed now, ``_NABSENT``, ``_NTPD``), the
     per-subject ``NNTARGET`` (baseline non-target lesions) and the problems (unknown states).
+
+    mRECIST ("Pleural effusion and ascites", Lencioni & Llovet 2010): the worsening of an
+    effusion or ascites is progression only with cytological proof (``CYTOL = POSITIVE`` at
+    that or an earlier timepoint); without it the lesion counts as present (NON-CR/NON-PD)
+    and the timepoint is reported.
     """
     nt = meas.filter(pl.col("ROLE") == "NON-TARGET")
+    needs_cytology = criteria is not None and criteria.effusion_needs_cytology
+    if needs_cytology and lesions is not None and nt.height:
+        lesion_key = [*KEYS, "LESIONID"]
+        nt = (
+            nt.join(
+                lesions.select([*lesion_key, _effusion(lesions).alias("_EFF")]),
+                on=lesion_key,
+                how="left",
+            )
+            .sort([*lesion_key, "TPSEQ"])
+            .with_columns(
+                (pl.col("CYTOL") == "POSITIVE")
+                .fill_null(False)
+                .cum_max()
+                .over(lesion_key)
+                .alias("_CYTO_SO_FAR")
+            )
+        )
+        unproven = (
+            pl.col("_EFF").fill_null(False)
+            & pl.col("TUMSTATE").is_in(PROGRESSION_STATES).fill_null(False)
+            & ~pl.col("_CYTO_SO_FAR")
+        )
+        held = nt.filter(unproven)
+        nt = nt.with_columns(
+            pl.when(unproven)
+            .then(pl.lit("PRESENT"))
+            .otherwise(pl.col("TUMSTATE"))
+            .alias("TUMSTATE")
+        ).drop("_EFF", "_CYTO_SO_FAR")
+    else:
+        held = nt.clear()
     known = (*ABSENT_STATES, *PRESENT_STATES, *PROGRESSION_STATES)
     unknown = nt.filter(pl.col("TUMSTATE").is_not_null() & ~pl.col("TUMSTATE").is_in(known))
     problems = problems_frame(
@@ -63,6 +111,22 @@ def non_target_by_timepoint(
         .group_by(TP)
         .agg(state.is_in(PROGRESSION_STATES).any().alias("_NTPD"))
     )
+    if held.height:
+        problems = pl.concat(
+            [
+                problems,
+                problems_frame(
+                    held,
+                    "TR",
+                    "mRECIST effusion without cytology",
+                    "worsening effusion or ascites without positive cytology (CYTOL) is not "
+                    "progression under mRECIST; counted as present (Lencioni & Llovet 2010)",
+                    "TRSTRESC",
+                    pl.col("TUMSTATE"),
+                ),
+            ],
+            how="diagonal_relaxed",
+        )
     return agg.join(pd, on=TP, how="full", coalesce=True), n_base, problems
 
 

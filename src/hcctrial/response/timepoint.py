@@ -208,7 +208,7 @@ def derive_timepoint_response(
     prep = prepare_lesions(tu, tr, crit)
     meas = prep.measurements
     target, n_target, lesion_changes = _target_by_timepoint(meas, crit)
-    nt, n_non_target, nt_problems = non_target_by_timepoint(meas)
+    nt, n_non_target, nt_problems = non_target_by_timepoint(meas, prep.lesions, crit)
     new, new_problems = new_lesions_by_timepoint(meas, prep.lesions, crit)
     tps = meas.group_by(TP).agg(
         pl.col("TPSEQ").first(),
