@@ -279,31 +279,38 @@ def kinetics_figure(conc: pl.DataFrame, *, title: str, unit: str) -> str:
     """Cellular kinetics: concentration over time per subject on a log axis, with the median.
 
     ``conc``: ``USUBJID``, ``DY`` (days after infusion), ``AVAL`` (> 0 plotted; below the
-    limit of quantification is not drawn on a log axis).
+    limit of quantification is not drawn on a log axis), optionally ``GROUP`` (arm or dose
+    level: one colour and one median line per group).
     """
     fig, ax = plt.subplots(figsize=(6.4, 3.2))
     positive = conc.filter(pl.col("AVAL") > 0).sort("DY")
-    for _, group in positive.group_by("USUBJID", maintain_order=True):
+    if "GROUP" not in positive.columns:
+        positive = positive.with_columns(pl.lit("median").alias("GROUP"))
+    groups = sorted(str(g) for g in positive["GROUP"].drop_nulls().unique().to_list())
+    for j, name in enumerate(groups):
+        colour = OKABE_ITO[j % len(OKABE_ITO)]
+        part = positive.filter(pl.col("GROUP") == name)
+        for _, group in part.group_by("USUBJID", maintain_order=True):
+            ax.plot(
+                group.get_column("DY"),
+                group.get_column("AVAL"),
+                color=colour,
+                linewidth=0.6,
+                alpha=0.35,
+            )
+        median = part.group_by("DY").agg(pl.col("AVAL").median()).sort("DY")
         ax.plot(
-            group.get_column("DY"),
-            group.get_column("AVAL"),
-            color="#56B4E9",
-            linewidth=0.6,
-            alpha=0.5,
+            median.get_column("DY"),
+            median.get_column("AVAL"),
+            color=colour,
+            linewidth=2,
+            label=_short(name, 48) if len(groups) > 1 else "median",
         )
-    median = positive.group_by("DY").agg(pl.col("AVAL").median()).sort("DY")
-    ax.plot(
-        median.get_column("DY"),
-        median.get_column("AVAL"),
-        color="#0072B2",
-        linewidth=2,
-        label="median",
-    )
     ax.set_yscale("log")
-    ax.set_xlabel("Days after infusion")
+    ax.set_xlabel("Days after first infusion")
     ax.set_ylabel(unit)
     ax.set_title(title, loc="left", fontsize=10)
-    ax.legend(frameon=False)
+    ax.legend(frameon=False, fontsize=8, title="median" if len(groups) > 1 else None)
     return _to_svg(fig)
 
 
