@@ -43,6 +43,8 @@ def _stratum_scores(
 ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
     """Observed, expected and variance contributions of one stratum (vectorized over times)."""
     ti = integer_times(t)
+    if ti is not None and (int(ti.max()) + 1) * k > 4 * t.size + 4096:
+        ti = None  # many groups: the (time, group) grid would outgrow the data; sort instead
     if ti is not None:
         # whole-day times: count per (time, group) cell directly, no sort (see integer_times)
         cell = ti * k + g
