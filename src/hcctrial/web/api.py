@@ -368,8 +368,8 @@ def new_study(
 def list_studies(
     principal: Principal = Depends(principal_dep), session: Session = Depends(db_session)
 ) -> list[dict[str, Any]]:
-    """Studies with the sites the user may see."""
-    visible = principal.sites("subject.read")
+    """Studies with the sites the user may see (admins: every site, to manage accounts)."""
+    visible = None if principal.can("study.setup") else principal.sites("subject.read")
     out = []
     for study in session.scalars(select(Study).order_by(Study.id)):
         sites = session.scalars(select(Site).where(Site.study_id == study.id).order_by(Site.code))
@@ -573,6 +573,7 @@ def _record_json(record: Record) -> dict[str, Any]:
         "version": record.version,
         "locked": record.locked,
         "signed_by": record.signed_by,
+        "signed_at": record.signed_at.isoformat() if record.signed_at else None,
         "signature_meaning": record.signature_meaning,
         "created_by": record.created_by,
     }

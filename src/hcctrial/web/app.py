@@ -74,7 +74,8 @@ def _install_handlers(app: FastAPI) -> None:
     @app.exception_handler(EditCheckFailed)
     def _edit_check(request: Request, exc: EditCheckFailed) -> JSONResponse:
         detail = [
-            {"loc": ["body", p.field], "msg": p.message, "type": "edit_check"} for p in exc.problems
+            {"loc": ["body", *p.field.split(".")], "msg": p.message, "type": p.kind}
+            for p in exc.problems
         ]
         return JSONResponse({"detail": detail}, status_code=422)
 

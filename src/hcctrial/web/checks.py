@@ -17,10 +17,17 @@ field or outside knowledge, in the same 422 shape:
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from hcctrial.clinical.units import canonical_unit, check_unit, convert, known_analytes
 from hcctrial.errors import HcctrialError
@@ -33,6 +40,8 @@ __all__ = [
     "StrictModel",
     "edit_check",
     "is_iso_date",
+    "lab_number",
+    "validate_form",
 ]
 
 _ISO = re.compile(
@@ -63,15 +72,25 @@ VITAL_LIMITS: dict[str, tuple[float, float, str]] = {
 
 
 class FieldProblem(BaseModel):
-    """One failed edit check: the field and what is expected."""
+    """One failed check: the field, what is expected, and the kind of check (``edit_check``,
+    or pydantic's error type for a type or required-field error)."""
 
     field: str
     message: str
+    kind: str = "edit_check"
 
 
 def is_iso_date(text: str) -> bool:
-    """True for ISO 8601 calendar dates and date-times to the minute or second, partial allowed."""
-    return bool(_ISO.match(text))
+    """True for ISO 8601 calendar dates and date-times to the minute or second, partial allowed
+    (``2026``, ``2026-02``); a full date must exist on the calendar (no 30 February)."""
+    if not _ISO.match(text):
+        return False
+    if len(text) >= 10:
+        try:
+            date.fromisoformat(text[:10])
+        except ValueError:
+            return False
+    return True
 
 
 def _bad_text(value: Any) -> str | None:
@@ -124,12 +143,28 @@ class LabForm(_Form):
     LBTESTCD: str = Field(min_length=1, max_length=8, pattern=r"^[A-Z][A-Z0-9_]*$")
     LBTEST: str | None = Field(default=None, max_length=40)
     LBCAT: str | None = Field(default=None, max_length=40)
-    LBORRES: float = Field(ge=-BIG, le=BIG)
+    LBORRES: str = Field(
+        min_length=1,
+        max_length=20,
+        description="the result as reported (SDTM keeps it as text: 1.0 stays 1.0); a number",
+    )
     LBORRESU: str | None = Field(default=None, max_length=20)
     LBORNRLO: float | None = Field(default=None, ge=-BIG, le=BIG)
     LBORNRHI: float | None = Field(default=None, ge=-BIG, le=BIG)
     LBSTRESU: str | None = Field(default=None, max_length=20)
     LBDTC: str = Field(min_length=4, max_length=19)
+
+    @field_validator("LBORRES", mode="before")
+    @classmethod
+    def _result_text(cls, value: Any) -> Any:
+        # A JSON number is kept as written by Python (142 -> "142", 1.0 -> "1.0").
+        if isinstance(value, bool):
+            return value  # refused as not a string
+        if isinstance(value, float):
+            return repr(value)
+        if isinstance(value, int):
+            return str(value)
+        return value
 
 
 class VitalForm(_Form):
@@ -173,6 +208,12 @@ class MeasurementForm(_Form):
     TRMETHOD: str | None = Field(default=None, max_length=40)
     TREVAL: str | None = Field(default=None, max_length=40)
     TRDTC: str = Field(min_length=4, max_length=19)
+
+    @field_validator("TRORRESU", "TRSTRESU", mode="before")
+    @classmethod
+    def _unit_case(cls, value: Any) -> Any:
+        # "MM" (as some SDTM readers write units) is the millimetre of UCUM's "mm".
+        return value.lower() if isinstance(value, str) else value
 
 
 class AdverseEventForm(_Form):
@@ -293,12 +334,27 @@ def _dates(
     return problems
 
 
+def lab_number(text: Any) -> float | None:
+    """The numeric value of a reported lab result (``None`` when it is not a finite number)."""
+    try:
+        value = float(str(text).strip())
+    except ValueError:
+        return None
+    return value if abs(value) <= BIG else None
+
+
 def _lab(data: dict[str, Any]) -> list[FieldProblem]:
-    code, unit, value = data["LBTESTCD"], data.get("LBORRESU"), data["LBORRES"]
+    code, unit = data["LBTESTCD"], data.get("LBORRESU")
     lo, hi = data.get("LBORNRLO"), data.get("LBORNRHI")
     problems = []
     if lo is not None and hi is not None and lo > hi:
         problems.append(FieldProblem(field="LBORNRLO", message=f"lower limit above upper ({hi})"))
+    value = lab_number(data["LBORRES"])
+    if value is None:
+        problems.append(
+            FieldProblem(field="LBORRES", message="not a number (enter the result, e.g. 1.2)")
+        )
+        return problems
     if value < 0:
         problems.append(FieldProblem(field="LBORRES", message="a lab result cannot be negative"))
     if code not in known_analytes():
@@ -313,16 +369,21 @@ def _lab(data: dict[str, Any]) -> list[FieldProblem]:
             return problems
         problems.append(FieldProblem(field="LBORRESU", message=f"unit required for {code}"))
         return problems
+    unit_problems = []
+    for field, name in (("LBORRESU", unit), ("LBSTRESU", target)):
+        try:
+            check_unit(name, code)
+        except HcctrialError as exc:
+            unit_problems.append(FieldProblem(field=field, message=str(exc)))
+    if unit_problems:
+        return problems + unit_problems
     try:
-        check_unit(unit, code)
-        check_unit(target, code)
         data["LBSTRESN"] = round(convert(value, unit, target, code), 6)
         data["LBSTNRLO"] = None if lo is None else round(convert(lo, unit, target, code), 6)
         data["LBSTNRHI"] = None if hi is None else round(convert(hi, unit, target, code), 6)
         data["LBSTRESU"] = target
     except HcctrialError as exc:
-        field = "LBSTRESU" if data.get("LBSTRESU") and "fit" in str(exc) else "LBORRESU"
-        problems.append(FieldProblem(field=field, message=str(exc)))
+        problems.append(FieldProblem(field="LBORRESU", message=str(exc)))
     return problems
 
 
@@ -404,18 +465,64 @@ def edit_check(
     birth: str | None = None,
     death: str | None = None,
     sex: str | None = None,
+    partial: bool = False,
 ) -> list[FieldProblem]:
     """Run the edit checks of ``domain`` on ``data`` (adds derived standard-unit columns).
 
-    Returns every problem found (empty when the record may be saved).
+    Returns every problem found (empty when the record may be saved). ``partial``: ``data``
+    lacks fields that failed type validation; checks that need them are skipped (so that the
+    user sees every problem of the form at once).
     """
-    problems = _dates(domain, data, birth, death)
+    checks = [lambda: _dates(domain, data, birth, death)]
     if domain == "LB":
-        problems += _lab(data)
+        checks.append(lambda: _lab(data))
     elif domain == "VS":
-        problems += _vital(data)
+        checks.append(lambda: _vital(data))
     elif domain == "TR":
-        problems += _measurement(data)
+        checks.append(lambda: _measurement(data))
     elif domain == "FINDINGS":
-        problems += _findings(data, sex, birth)
+        checks.append(lambda: _findings(data, sex, birth))
+    problems: list[FieldProblem] = []
+    for check in checks:
+        try:
+            problems += check()
+        except (KeyError, TypeError, ValueError):
+            if not partial:
+                raise
     return problems
+
+
+def validate_form(
+    domain: str,
+    payload: dict[str, Any],
+    *,
+    birth: str | None = None,
+    death: str | None = None,
+    sex: str | None = None,
+) -> tuple[dict[str, Any], list[FieldProblem]]:
+    """Type-check ``payload`` with the domain's form, then run the edit checks; returns the
+    record data (with derived columns) and every problem found: type errors and edit checks
+    together, one message per field, the type error first where a field has both."""
+    form = FORMS[domain]
+    try:
+        data = form.model_validate(payload).model_dump(exclude_none=True, mode="json")
+        problems: list[FieldProblem] = []
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors(include_url=False, include_context=False, include_input=False):
+            loc = ".".join(str(part) for part in error["loc"]) or "body"
+            problems.append(FieldProblem(field=loc, message=error["msg"], kind=error["type"]))
+        if not isinstance(payload, dict):
+            return {}, problems
+        bad = {str(e["loc"][0]) for e in exc.errors() if e["loc"]}
+        data = {
+            k: v
+            for k, v in payload.items()
+            if k in form.model_fields and k not in bad and v is not None
+        }
+    partial = bool(problems)
+    seen = {p.field.split(".")[0] for p in problems}
+    for problem in edit_check(domain, data, birth=birth, death=death, sex=sex, partial=partial):
+        if problem.field.split(".")[0] not in seen:
+            problems.append(problem)
+    return {k: v for k, v in data.items() if v is not None}, problems

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from hcctrial.eligibility import PatientDecision, record_from_dict, screen_patient
 from hcctrial.errors import HcctrialError
 from hcctrial.schedule import build_calendar
+from hcctrial.web.checks import lab_number
 from hcctrial.web.db import Record, Subject
 from hcctrial.web.export import _impute_mid
 from hcctrial.web.service import protocol_of
@@ -41,14 +42,14 @@ def patient_dict(session: Session, subject: Subject) -> dict[str, Any]:
     labs = [
         {
             "code": r.data["LBTESTCD"],
-            "value": r.data["LBORRES"],
+            "value": lab_number(r.data["LBORRES"]),
             "unit": r.data.get("LBORRESU") or "",
             "date": str(r.data["LBDTC"])[:10],
             **({"lln": r.data["LBORNRLO"]} if r.data.get("LBORNRLO") is not None else {}),
             **({"uln": r.data["LBORNRHI"]} if r.data.get("LBORNRHI") is not None else {}),
         }
         for r in _records(session, subject, "LB")
-        if len(str(r.data["LBDTC"])) >= 10
+        if len(str(r.data["LBDTC"])) >= 10 and lab_number(r.data["LBORRES"]) is not None
     ]
     patient: dict[str, Any] = {
         "id": subject.usubjid,

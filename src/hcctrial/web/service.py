@@ -27,7 +27,7 @@ import hcctrial.protocol
 from hcctrial.errors import InputError
 from hcctrial.protocol import Protocol, load_protocol
 from hcctrial.protocol.loader import parse_protocol
-from hcctrial.web.checks import FORMS, FieldProblem, edit_check, is_iso_date
+from hcctrial.web.checks import FORMS, FieldProblem, is_iso_date, validate_form
 from hcctrial.web.db import (
     Query,
     QueryMessage,
@@ -445,15 +445,15 @@ def save_record(
     (``expected_version``): a stale version is refused (optimistic locking, HTTP 409). A date
     outside its visit's window opens a query (origin ``edit_check``) on the saved record.
     """
-    form = FORMS[domain]
-    payload = {k: v for k, v in payload.items() if k not in DERIVED_COLUMNS}
-    data = form.model_validate(payload).model_dump(exclude_none=True, mode="json")
-    problems = edit_check(
-        domain, data, birth=subject.birth_dtc, death=subject.death_dtc, sex=subject.sex
+    if domain not in FORMS:
+        raise _fail("domain", f"expected one of {', '.join(FORMS)}")
+    if isinstance(payload, dict):
+        payload = {k: v for k, v in payload.items() if k not in DERIVED_COLUMNS}
+    data, problems = validate_form(
+        domain, payload, birth=subject.birth_dtc, death=subject.death_dtc, sex=subject.sex
     )
     if problems:
         raise EditCheckFailed(problems)
-    data = {k: v for k, v in data.items() if v is not None}
     if record is None:
         record = Record(
             subject_id=subject.id,
