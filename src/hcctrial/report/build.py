@@ -181,12 +181,17 @@ def consort_flow(data: StudyData, adsl: pl.DataFrame) -> ConsortFlow:
     )
 
 
-def consort_section(data: StudyData, adsl: pl.DataFrame) -> Section:
+def consort_section(
+    data: StudyData, adsl: pl.DataFrame, protocol: Protocol | None = None
+) -> Section:
     """The CONSORT flow diagram (screened, failed per criterion, allocated, treated, analysed)."""
     section = Section("consort", "Participant flow (CONSORT)")
     from hcctrial.report.document import Block
 
-    section.blocks.append(Block("html", consort_html(consort_flow(data, adsl))))
+    randomized = protocol is not None and protocol.design.randomization is not None
+    section.blocks.append(
+        Block("html", consort_html(consort_flow(data, adsl), randomized=randomized))
+    )
     return section
 
 
@@ -287,7 +292,7 @@ def build_report(
     sections: list[Section] = []
     sections += guarded("protocol", "Protocol", lambda: protocol_section(protocol))
     sections += guarded(
-        "consort", "Participant flow (CONSORT)", lambda: consort_section(data, adsl)
+        "consort", "Participant flow (CONSORT)", lambda: consort_section(data, adsl, protocol)
     )
     sections += guarded(
         "baseline", "Baseline characteristics", lambda: baseline_section(data, adsl)

@@ -28,10 +28,13 @@ from hcctrial.report.figures import (
     waterfall_figure,
 )
 from hcctrial.response import derive_best_overall_response, derive_timepoint_response
+from hcctrial.response.waterfall import derive_best_change
 
 __all__ = ["EfficacyResults", "efficacy_results", "response_section", "survival_section"]
 
 DAYS_PER_MONTH = 365.25 / 12
+#: Above this many subjects the swimmer plot shows responders only.
+SWIMMER_MAX_LANES = 60
 
 
 @dataclass(frozen=True)
@@ -163,23 +166,28 @@ def response_section(results: EfficacyResults, adsl: pl.DataFrame) -> Section:
         )
     changes = results.timepoint_changes
     if changes.height and "PCHG" in changes.columns:
+        itt_ids = adsl.filter(pl.col("ITTFL") == "Y")["USUBJID"].to_list()
+        changes = changes.filter(pl.col("USUBJID").is_in(itt_ids))
         post = changes.drop_nulls("PCHG")
-        best = (
-            post.group_by("USUBJID")
-            .agg(pl.col("PCHG").min())
-            .join(
-                results.adrs.filter(pl.col("PARAMCD") == paramcd).select(
-                    "USUBJID", pl.col("AVALC").alias("BOR")
-                ),
-                on="USUBJID",
-                how="left",
+        # best % change up to the first PD over complete sums (hcctrial.response.waterfall)
+        table = derive_best_change(changes, results.adrs)
+        color = "CBOR" if paramcd == "CBOR" and "CBOR" in table.columns else "BOR"
+        best = table.select("USUBJID", pl.col("BESTPCHG").alias("PCHG"), pl.col(color).alias("BOR"))
+        plotted = best.drop_nulls("PCHG")
+        if plotted.height:
+            missing = table.filter(pl.col("BESTPCHG").is_null())
+            why = (
+                missing.group_by("REASON").len().sort("len", descending=True).iter_rows()
+                if missing.height
+                else iter(())
             )
-        )
-        if best.height:
+            note = "; ".join(f"{n} with {r}" for r, n in why)
             section.add_figure(
-                waterfall_figure(best, title="Best % change in the sum of diameters"),
-                "Waterfall plot: each bar is one subject's best change from baseline; dashed "
-                "lines at +20% and -30%.",
+                waterfall_figure(plotted, title="Best % change in the sum of diameters"),
+                f"Waterfall plot: one bar per subject ({plotted.height} of {len(itt_ids)} "
+                "analysed), the best change of the target sum from baseline up to the first PD "
+                "over complete sums; colour = best overall response; dashed lines at +20% and "
+                "-30%." + (f" Not plotted: {note}." if note else ""),
             )
         if "ADY" not in post.columns and "ADT" in post.columns:
             ref = adsl.select("USUBJID", pl.col(results.origin).alias("_REF"))
@@ -188,8 +196,14 @@ def response_section(results: EfficacyResults, adsl: pl.DataFrame) -> Section:
             )
         if "ADY" in post.columns and post.height:
             section.add_figure(
-                spider_figure(post.drop_nulls("ADY"), title="% change from baseline over time"),
-                "Spider plot: change of the target sum from baseline, one line per subject.",
+                spider_figure(
+                    post.drop_nulls("ADY").join(
+                        adsl.select("USUBJID", "ARM"), on="USUBJID", how="left"
+                    ),
+                    title="% change from baseline over time",
+                ),
+                "Spider plot: change of the target sum from baseline, one line per subject "
+                "(coloured by arm when there are several); dashed lines at +20% and -30%.",
             )
     section.add_figure(*_swimmer(results, adsl))
     problems = results.response_problems
@@ -232,10 +246,19 @@ def _swimmer(results: EfficacyResults, adsl: pl.DataFrame) -> tuple[str, str]:
         pl.lit("Death").alias("EVENT"),
     )
     events = pl.concat([events, deaths], how="vertical_relaxed")
+    scope = "one lane per subject"
+    if lanes.height > SWIMMER_MAX_LANES:
+        responders = ovr.filter(pl.col("AVALC").is_in(["CR", "PR"]))["USUBJID"].unique()
+        lanes = lanes.filter(pl.col("USUBJID").is_in(responders.to_list()))
+        events = events.filter(pl.col("USUBJID").is_in(responders.to_list()))
+        scope = (
+            f"one lane per responder ({lanes.height} subjects with CR or PR at any assessment; "
+            f"all {ref.height} would not be legible)"
+        )
     return (
         swimmer_figure(lanes, events, title="Time on study"),
-        "Swimmer plot: one lane per subject from the reference start to last contact (months); "
-        "markers at responses, progression and death.",
+        f"Swimmer plot: {scope}, from the reference start to last contact (months); lane "
+        "colour = arm; markers at responses, progression and death.",
     )
 
 

@@ -202,16 +202,29 @@ def spider_figure(changes: pl.DataFrame, *, title: str, time_scale: float = 7.0)
     ``changes`` has ``USUBJID``, ``ADY`` (days from the reference start) and ``PCHG``.
     """
     fig, ax = plt.subplots(figsize=(6.4, 3.2))
+    arms = (
+        sorted(str(a) for a in changes["ARM"].drop_nulls().unique().to_list())
+        if "ARM" in changes.columns
+        else []
+    )
+    by_arm = len(arms) > 1
+    shown: set[str] = set()
     for i, (_, group) in enumerate(changes.sort("ADY").group_by("USUBJID", maintain_order=True)):
+        arm = str(group["ARM"][0]) if by_arm else ""
+        colour = OKABE_ITO[(arms.index(arm) if by_arm else i) % len(OKABE_ITO)]
         ax.plot(
             group.get_column("ADY").to_numpy() / time_scale,
             group.get_column("PCHG"),
-            color=OKABE_ITO[i % len(OKABE_ITO)],
+            color=colour,
             linewidth=0.9,
-            alpha=0.8,
+            alpha=0.7,
             marker="o",
             markersize=2,
+            label=_short(arm, 40) if by_arm and arm not in shown else None,
         )
+        shown.add(arm)
+    if by_arm:
+        ax.legend(frameon=False, fontsize=8, loc="upper right")
     ax.axhline(20, color="#D55E00", linestyle="--", linewidth=0.8)
     ax.axhline(-30, color="#009E73", linestyle="--", linewidth=0.8)
     ax.set_xlabel("Weeks from reference start")

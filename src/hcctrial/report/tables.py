@@ -96,7 +96,7 @@ class ConsortFlow:
     analysed: list[tuple[str, int]]
 
 
-def consort_html(flow: ConsortFlow) -> str:
+def consort_html(flow: ConsortFlow, *, randomized: bool = False) -> str:
     """The CONSORT flow as accessible HTML boxes (prints cleanly; text stays searchable)."""
     reasons = "".join(f"<li>{escape(reason)}: {n}</li>" for reason, n in flow.excluded_reasons[:12])
     more = len(flow.excluded_reasons) - 12
@@ -114,7 +114,7 @@ def consort_html(flow: ConsortFlow) -> str:
         f"<div class='box'>Assessed for eligibility: n = {flow.screened}</div>"
         f"<div class='box side'>Excluded (did not meet criteria): n = {flow.excluded}"
         f"<ul>{reasons}</ul></div>"
-        f"<div class='box'>Enrolled: n = {flow.enrolled}</div>"
+        f"<div class='box'>{'Randomized' if randomized else 'Enrolled'}: n = {flow.enrolled}</div>"
         + arm_boxes("Allocated to", flow.allocated)
         + arm_boxes("Treated,", flow.treated)
         + arm_boxes("Completed follow-up,", flow.completed)
