@@ -52,20 +52,27 @@ def check_survival_data(
     Times must be finite and >= 0; events must be 0/1 (or booleans). Raises
     :class:`~hcctrial.errors.InputError` naming the first offending row (1-based).
     """
-    t = np.asarray(time, dtype=np.float64)
+    try:
+        t = np.asarray(time, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"{what}: times must be numbers", column="time", value=str(exc)) from None
     e_raw = np.asarray(event)
     if t.ndim != 1 or e_raw.shape != t.shape:
         raise InputError(
             f"{what}: time and event must be 1-D and of equal length",
             value=(t.shape, e_raw.shape),
         )
-    bad = ~np.isfinite(t)
-    if bad.any():
+    # fast path: two reductions decide the common case (no NaN/inf, no negative time)
+    if t.size and not (np.isfinite(t.min()) and np.isfinite(t.max())):
+        bad = ~np.isfinite(t)
         row = int(np.flatnonzero(bad)[0]) + 1
         raise InputError(
-            f"{what}: missing or non-finite time", row=row, column="time", value=t[row - 1]
+            f"{what}: missing or non-finite time",
+            row=row,
+            column="time",
+            value=float(t[row - 1]),
         )
-    if (t < 0).any():
+    if t.size and t.min() < 0:
         row = int(np.flatnonzero(t < 0)[0]) + 1
         raise InputError(
             f"{what}: negative time (the event or censoring date is before the origin)",
@@ -74,7 +81,14 @@ def check_survival_data(
             value=float(t[row - 1]),
             expected="time >= 0",
         )
-    e_num = e_raw.astype(np.float64)
+    if e_raw.dtype == np.bool_:
+        return t, e_raw
+    if e_raw.dtype.kind in "iu" and (e_raw.size == 0 or (e_raw.min() >= 0 and e_raw.max() <= 1)):
+        return t, e_raw != 0
+    try:
+        e_num = e_raw.astype(np.float64)
+    except (TypeError, ValueError):
+        e_num = np.full(e_raw.shape, np.nan)  # not numbers: reported below, first row named
     bad_e = ~np.isin(e_num, (0.0, 1.0))
     if bad_e.any():
         row = int(np.flatnonzero(bad_e)[0]) + 1
@@ -82,7 +96,7 @@ def check_survival_data(
             f"{what}: event indicator must be 0 (censored) or 1 (event)",
             row=row,
             column="event",
-            value=e_raw[row - 1],
+            value=e_raw[row - 1].item() if hasattr(e_raw[row - 1], "item") else e_raw[row - 1],
         )
     return t, e_num.astype(bool)
 
