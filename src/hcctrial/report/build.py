@@ -279,7 +279,11 @@ def assumptions_section(protocol: Protocol) -> Section:
 
 
 def build_report(
-    protocol: Protocol, data: StudyData, *, subtitle: list[str] | None = None
+    protocol: Protocol,
+    data: StudyData,
+    *,
+    subtitle: list[str] | None = None,
+    extra_sections: list[Section] | None = None,
 ) -> ReportResult:
     """Every section of the report for ``protocol`` over ``data``.
 
@@ -313,6 +317,7 @@ def build_report(
         lambda: kinetics_sections(protocol, data, adsl),
     )
     sections += guarded("assumptions", "Assumptions", lambda: assumptions_section(protocol))
+    sections += extra_sections or []
     result.report.sections = sections
     if data.problems.height:
         result.report.provenance.append(

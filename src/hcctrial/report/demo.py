@@ -20,6 +20,7 @@ import hcctrial
 from hcctrial.io import read_study, write_study
 from hcctrial.protocol import Protocol, builtin_protocols
 from hcctrial.report.build import ReportResult, build_report
+from hcctrial.report.document import Section
 from hcctrial.report.write import write_report
 
 __all__ = ["run_demo", "run_trial", "write_index"]
@@ -39,9 +40,56 @@ def run_trial(protocol: Protocol, out: Path, *, seed: int) -> ReportResult:
         protocol,
         study,
         subtitle=[f"Virtual trial simulated by hcctrial with seed {seed}: not real patients."],
+        extra_sections=[simulation_section(seed)],
     )
     write_report(result, study, folder)
     return result
+
+
+def _value(value: object) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, tuple):
+        return ", ".join(_value(v) for v in value)
+    return str(value)
+
+
+def simulation_section(seed: int) -> Section:
+    """How the virtual trial was made: seed, effect, the simulator's assumptions and its
+    parameter values (each parameter's source is cited in hcctrial.simulate.parameters)."""
+    from dataclasses import asdict
+
+    from hcctrial.simulate import ASSUMPTIONS, Effect
+    from hcctrial.simulate.parameters import BASELINE, CELL_KINETICS, TOXICITY, TUMOUR
+
+    effect = Effect()
+    section = Section("simulation", "Simulation model (virtual trial)")
+    section.add_text(
+        f"Seed {seed}; experimental-arm effect HR {effect.hr:g} on the hazards of death and "
+        f"new-lesion progression and on the tumour growth constant, cell-product regression "
+        f"x {effect.regression:g} (a design scenario, not evidence of efficacy). Patients are "
+        "screened by the protocol's own criteria; the screen-failure rate is an output. Every "
+        "parameter below cites its source in hcctrial.simulate.parameters."
+    )
+    section.add_table(
+        pl.DataFrame(
+            [{"Id": a, "Topic": b, "Chosen": c} for a, b, c in ASSUMPTIONS],
+            schema=["Id", "Topic", "Chosen"],
+        ),
+        f"{len(ASSUMPTIONS)} assumptions of the simulator",
+    )
+    rows = [
+        {"Model": group, "Parameter": name, "Value": _value(value)}
+        for group, params in (
+            ("baseline", BASELINE),
+            ("tumour", TUMOUR),
+            ("cellular kinetics", CELL_KINETICS),
+            ("toxicity", TOXICITY),
+        )
+        for name, value in asdict(params).items()
+    ]
+    section.add_table(pl.DataFrame(rows), "Parameter values")
+    return section
 
 
 def _orr(result: ReportResult) -> str:
