@@ -223,7 +223,7 @@ def register(app: typer.Typer) -> None:
         ] = None,
         criteria: Annotated[
             _Criteria | None,
-            typer.Option("--criteria", "-c", help="Response criteria [default: recist1.1]."),
+            typer.Option("--criteria", "-c", help="Response criteria (default recist1.1)."),
         ] = None,
         confirm_days: Annotated[
             int | None,
@@ -231,7 +231,7 @@ def register(app: typer.Typer) -> None:
                 "--confirm-days",
                 min=0,
                 help="Days between a CR/PR and its confirmation (RECIST 1.1 4.6: >= 4 weeks) "
-                "[default: 28].",
+                "(default 28).",
             ),
         ] = None,
         sd_min_days: Annotated[
@@ -239,14 +239,14 @@ def register(app: typer.Typer) -> None:
             typer.Option(
                 "--sd-min-days",
                 min=0,
-                help="Minimum days from the reference start for SD [default: 42].",
+                help="Minimum days from the reference start for SD (default 42).",
             ),
         ] = None,
         reference: Annotated[
             _Reference | None,
             typer.Option(
                 "--reference",
-                help="Reference start of the SD minimum duration [default: first-infusion].",
+                help="Reference start of the SD minimum duration (default first-infusion).",
             ),
         ] = None,
         max_ne_between: Annotated[
