@@ -11,6 +11,7 @@ whole report (:class:`~hcctrial.report.document.Section.unavailable`).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 import polars as pl
@@ -138,6 +139,11 @@ def _dose_text(dose: object) -> str:
     return f"{amount} {getattr(dose, 'unit', '')} ({basis or 'flat'}, per {per})".strip()
 
 
+def _plain(text: str) -> str:
+    """Registry text without its Markdown escapes (``LYMPH\\> 0.8`` -> ``LYMPH> 0.8``)."""
+    return re.sub(r"\\([^\w\s])", r"\1", text)
+
+
 def consort_flow(data: StudyData, adsl: pl.DataFrame) -> ConsortFlow:
     """CONSORT counts from DM/ADSL, screen failures (ENRLFL = N) with reasons from IE or DS."""
     screened = adsl.height
@@ -151,7 +157,7 @@ def consort_flow(data: StudyData, adsl: pl.DataFrame) -> ConsortFlow:
             .agg(pl.col("USUBJID").n_unique().alias("n"))
             .sort("n", descending=True)
         )
-        reasons = [(str(t), int(n)) for t, n in counts.iter_rows()]
+        reasons = [(_plain(str(t)), int(n)) for t, n in counts.iter_rows()]
     elif "DS" in data and failed.height:
         ds = data["DS"].filter(
             pl.col("USUBJID").is_in(failed.get_column("USUBJID").to_list())

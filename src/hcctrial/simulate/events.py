@@ -61,7 +61,8 @@ def _dip(days: np.ndarray, infusions: list[int], nadir: float) -> np.ndarray:
     m = np.ones_like(days, dtype=float)
     for t0 in infusions:
         lag = days - t0 - 3.0
-        effect = np.where(days >= t0, (1.0 - nadir) * np.exp(-np.maximum(lag, 0.0) / 10.0), 0.0)
+        # strictly after the infusion: a sample on the infusion day is drawn before it
+        effect = np.where(days > t0, (1.0 - nadir) * np.exp(-np.maximum(lag, 0.0) / 10.0), 0.0)
         m = m * (1.0 - effect)
     return m
 
@@ -110,7 +111,8 @@ def labs_and_events(
         if code in ("ALT", "AST") and tace_days:
             rise = 2.0 * math.exp(0.5 * rng.standard_normal())
             for t0 in tace_days:
-                v = v * (1.0 + np.where(days >= t0, rise * np.exp(-(days - t0) / 5.0), 0.0))
+                # after the procedure (a same-day sample is the pre-procedure one)
+                v = v * (1.0 + np.where(days > t0, rise * np.exp(-(days - t0) / 5.0), 0.0))
         if code == "AFP":
             v = base * sld_rel**3 * np.exp(0.15 * rng.standard_normal(days.shape))
         values[code] = np.clip(v, 0.001, 2e6)
