@@ -134,3 +134,19 @@ def test_simulated_escalation_follows_the_protocol_rule_on_its_own_data(seed: in
         assert levels.index(nxt["LEVEL"]) == levels.index(prev["LEVEL"]) + step, (prev, nxt)
     last = path.row(-1, named=True)
     assert last["DECISION"] == "stop" or path["N"].sum() + 3 > 18  # max_patients 18
+
+
+def test_partial_data_names_each_section_not_computed_and_why() -> None:
+    # the example study without AE, LB and EX: safety and kinetics cannot be computed; the
+    # efficacy sections still are, and each missing one says which domain it lacked
+    study = example_study()
+    partial = type(study)({k: v for k, v in study.items() if k not in ("AE", "LB", "EX")})
+    result = build_report(load_protocol("NCT04162158"), partial)
+    sections = {s.key: s for s in result.report.sections}
+    assert sections["response"].unavailable is None
+    assert sections["survival"].unavailable is None
+    assert "no AE domain" in (sections["ae"].unavailable or "")
+    assert "no LB domain" in (sections["labs"].unavailable or "")
+    assert "no LB domain" in (sections["kinetics"].unavailable or "")
+    html = render_html(result.report)
+    assert html.count("Not computed:") == sum(1 for s in sections.values() if s.unavailable)
