@@ -49,6 +49,8 @@ SITE_B_USERS = {
     "investigator_b": ("investigator", "Site B Investigator"),
     "coordinator_b": ("coordinator", "Site B Coordinator"),
     "monitor_b": ("monitor", "Site B Monitor"),
+    "statistician_b": ("statistician", "Site B Statistician"),
+    "auditor_b": ("auditor", "Site B Auditor"),
 }
 
 
