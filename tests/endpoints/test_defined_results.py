@@ -72,3 +72,32 @@ def test_both_median_transforms_are_stated() -> None:
     assert main["ESTIMATE"] == other["ESTIMATE"]  # same median, different CI
     plain = summarise_time_to_event(adtte, AnalysisOptions(conf_type="plain"))
     assert not plain.filter(pl.col("STATISTIC").str.starts_with("MEDIAN_CI_")).height
+
+
+def test_no_events_in_one_arm_gives_an_explained_hr_and_a_log_rank_test() -> None:
+    # arm A: deaths at days 100, 200, 300; arm B: everyone censored, at risk throughout. The
+    # Cox likelihood is monotone (the HR of A vs B is infinite): not estimable, with the reason;
+    # the log-rank test is still defined (3 observed vs 1.5 expected in A, by hand:
+    # at t=100: 6 at risk, 3 in A -> E_A = 0.5; t=200: 5 at risk, 2 in A -> 0.4;
+    # t=300: 4 at risk, 1 in A -> 0.25; E_A = 1.15).
+    adtte = _adtte([100, 200, 300, 400, 450, 500], [0, 0, 0, 1, 1, 1], ["A"] * 3 + ["B"] * 3)
+    comp = compare_arms(adtte, AnalysisOptions(control_arm="B"))
+    hr = comp.filter(pl.col("STATISTIC") == "HR").row(0, named=True)
+    assert hr["ESTIMATE"] is None and "monotone likelihood" in hr["NOTE"]
+    assert "+infinity" in hr["NOTE"]
+    assert comp.filter(pl.col("STATISTIC") == "HR_PROFILE_CI").height == 0
+    lr = comp.filter(pl.col("STATISTIC") == "LOGRANK_P").row(0, named=True)
+    assert lr["ESTIMATE"] is not None and 0 < lr["ESTIMATE"] < 0.05
+    _no_nan(comp)
+
+
+def test_log_rank_by_hand_when_one_arm_has_no_events() -> None:
+    """Same data: E_A = 3/6 + 2/5 + 1/4 = 1.15; V = 0.25 + 0.24 + 0.1875 = 0.6775 (the
+    hypergeometric variance n_A n_B d (n - d) / (n^2 (n - 1)) summed over the three deaths);
+    chi-square = (3 - 1.15)^2 / 0.6775."""
+    from hcctrial.endpoints import logrank_test
+
+    res = logrank_test([100, 200, 300, 400, 450, 500], [1, 1, 1, 0, 0, 0], list("AAABBB"))
+    assert res.exp[0] == pytest.approx(1.15, rel=1e-12)
+    assert res.var[0][0] == pytest.approx(0.6775, rel=1e-12)
+    assert res.chisq == pytest.approx((3 - 1.15) ** 2 / 0.6775, rel=1e-12)
