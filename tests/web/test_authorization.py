@@ -203,6 +203,7 @@ CASES: list[Case] = [
         for d, body in FORM_BODIES.items()
     ],
     # Records.
+    Case("GET", "/api/records/{record_id}", "/api/records/{record}", "subject.read", "subject"),
     Case(
         "PUT",
         "/api/records/{record_id}",

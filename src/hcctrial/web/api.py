@@ -621,6 +621,17 @@ for _domain, _form in FORMS.items():
     _make_entry_route(_domain, _form)
 
 
+@router.get("/records/{record_id}", tags=["records"])
+def get_record(
+    record_id: RowId,
+    principal: Principal = Depends(principal_dep),
+    session: Session = Depends(db_session),
+) -> dict[str, Any]:
+    """One record with its version (send the version back with a change)."""
+    record, _ = load_record(session, principal, record_id)
+    return _record_json(record)
+
+
 @router.put("/records/{record_id}", tags=["records"])
 def change_record(
     record_id: RowId,
