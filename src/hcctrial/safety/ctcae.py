@@ -402,24 +402,49 @@ def grade_labs(
         "_row", "_code", "_v", "_lln", "_uln", "_base", "_isbase", "_nonfasting",
         "_unit_error", "_badnum", "ATOXU", "ATOXRNGF",
     )  # fmt: skip
+    # Columns that are the same for every row of a test, or already in row order, stay out of
+    # the per-test parts: putting 10^7 rows back in order is cheap for numbers, not for text.
+    side = work.select("_code", "ATOXU", "ATOXRNGF")
     parts = []
-    for (code,), part in work.partition_by("_code", as_dict=True, maintain_order=True).items():
+    for (code,), part in (
+        work.drop("ATOXU", "ATOXRNGF")
+        .partition_by("_code", as_dict=True, maintain_order=True)
+        .items()
+    ):
         rows = crit.filter(pl.col("lbtestcd") == code)
         if rows.height:
-            parts.append(_grade_part(part, rows, v))
+            parts.append(_grade_part(part, rows, v).drop("ATOXDSCL", "ATOXDSCH"))
         else:
             parts.append(
                 part.with_columns(
-                    **{
-                        k: pl.lit(None, t)
-                        for k, t in _OUT.items()
-                        if k not in ("ATOXRNGF", "ATOXU")
-                    },
-                ).with_columns(pl.lit(_no_criteria(code, v, crit)).alias("ATOXGRRSN"))
+                    pl.lit(None, pl.Int8).alias("ATOXGRL"),
+                    pl.lit(None, pl.Int8).alias("ATOXGRH"),
+                    pl.lit(None, pl.Int8).alias("ATOXGR"),
+                    pl.lit(_no_criteria(code, v, crit)).alias("ATOXGRRSN"),
+                )
             )
-    graded = pl.concat(parts, how="diagonal_relaxed").sort("_row")
+    keep = ["_row", "_v", "_base", "ATOXGRL", "ATOXGRH", "ATOXGR", "ATOXGRRSN"]
+    graded = pl.concat([p.select(keep) for p in parts], how="vertical_relaxed").sort("_row")
+    terms = {
+        d: dict(
+            crit.filter(pl.col("direction") == d)
+            .select("lbtestcd", "term")
+            .unique("lbtestcd", keep="first", maintain_order=True)
+            .iter_rows()
+        )
+        for d in ("low", "high")
+    }
     graded = graded.with_columns(
-        pl.col("_v").alias("ATOXAVAL"), pl.col("_base").alias("ATOXBASE")
+        side["_code"]
+        .replace_strict(terms["low"], default=None, return_dtype=pl.String)
+        .alias("ATOXDSCL"),
+        side["_code"]
+        .replace_strict(terms["high"], default=None, return_dtype=pl.String)
+        .alias("ATOXDSCH"),
+        side["ATOXU"],
+        side["ATOXRNGF"],
+        pl.col("_v").alias("ATOXAVAL"),
+        pl.col("_base").alias("ATOXBASE"),
     ).select([pl.col(k).cast(t) for k, t in _OUT.items()])
     return df.hstack(graded.get_columns())
 
