@@ -256,18 +256,18 @@ def prepare_lesions(tu: object, tr: object, criteria: Criteria) -> PreparedLesio
             .str.strip_chars()
             .cast(pl.Categorical)
             .alias("LESIONID"),
-            _text(tr_df, "TRTESTCD").alias("TRTESTCD"),
-            _text(tr_df, "TRGRPID").alias("GRP"),
+            _text(tr_df, "TRTESTCD").cast(pl.Categorical).alias("TRTESTCD"),
+            _text(tr_df, "TRGRPID").cast(pl.Categorical).alias("GRP"),
             (
                 pl.col(value_col).cast(pl.Utf8).str.strip_chars().cast(pl.Float64, strict=False)
                 if value_col in tr_df.columns
                 else pl.lit(None, pl.Float64)
             ).alias("_VAL"),
             unit_expr.str.to_lowercase().alias("_UNIT"),
-            _text(tr_df, "TRSTRESC", "TRORRES").alias("RESC"),
-            _text(tr_df, "TRSTAT").alias("TRSTAT"),
-            _text(tr_df, "TRREASND").alias("TRREASND"),
-            pl.col("VISIT").cast(pl.Utf8).alias("VISIT"),
+            _text(tr_df, "TRSTRESC", "TRORRES").cast(pl.Categorical).alias("RESC"),
+            _text(tr_df, "TRSTAT").cast(pl.Categorical).alias("TRSTAT"),
+            _text(tr_df, "TRREASND").cast(pl.Categorical).alias("TRREASND"),
+            pl.col("VISIT").cast(pl.Utf8).cast(pl.Categorical).alias("VISIT"),
             (
                 pl.col("VISITNUM").cast(pl.Float64, strict=False)
                 if "VISITNUM" in tr_df.columns
@@ -310,6 +310,12 @@ def prepare_lesions(tu: object, tr: object, criteria: Criteria) -> PreparedLesio
     )
     if bad_date.height:
         r = r.join(bad_date.select("_ROW"), on="_ROW", how="anti")
+    # From here on the text columns travel through many joins: as Categorical they are copied
+    # as 4-byte codes instead of strings (about 20% of the run time at 100,000 subjects).
+    r = r.with_columns(
+        (pl.col("TRDTC").str.len_chars() < 10).fill_null(False).alias("_PARTIAL"),
+        pl.col("TRDTC").cast(pl.Categorical),
+    )
 
     # SUMDIAM (sum of diameters) is a derived record without a lesion: recomputed, not read.
     r = r.filter((pl.col("TRTESTCD") != "SUMDIAM").fill_null(True))
@@ -519,9 +525,7 @@ def _timepoints(r: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
         )
     )
     r = r.join(visits.select([*KEYS, "VISITNUM", "TPSEQ"]), on=[*KEYS, "VISITNUM"])
-    partial = r.filter(pl.col("TRDTC").str.len_chars() < 10).unique(
-        [*KEYS, "VISITNUM"], keep="first"
-    )
+    partial = r.filter(pl.col("_PARTIAL")).unique([*KEYS, "VISITNUM"], keep="first")
     probs.append(
         problems_frame(
             partial,

@@ -356,9 +356,15 @@ def _outputs(
         "RSREASND",
     )
     return TimepointResponse(
-        rs=rs,
-        adrs=adrs,
-        timepoint_changes=changes.drop(KEYS),
-        lesion_changes=lesion_changes.with_columns(*blank_to_null),
+        rs=_text_columns(rs),
+        adrs=_text_columns(adrs),
+        timepoint_changes=_text_columns(changes.drop(KEYS)),
+        lesion_changes=_text_columns(lesion_changes.with_columns(*blank_to_null)),
         problems=problems,
     )
+
+
+def _text_columns(df: pl.DataFrame) -> pl.DataFrame:
+    """Categorical columns (internal, for speed) back to text in the outputs."""
+    cats = [c for c, t in df.schema.items() if isinstance(t, pl.Categorical)]
+    return df.with_columns(pl.col(cats).cast(pl.Utf8)) if cats else df
