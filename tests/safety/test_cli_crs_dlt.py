@@ -82,3 +82,23 @@ def test_dose_level_unknown_is_reported(study: Path, tmp_path: Path) -> None:
     assert counts["TREATED"].to_list() == [3, 0, 0]
     assert main(["safety", "--data", str(study), "--out", str(out), "--protocol",
                  "il1rap-car-t", "--dlt-cutoff", "May"]) == 1  # fmt: skip
+
+
+def test_wide_crs_file_instead_of_fa(study: Path, tmp_path: Path) -> None:
+    """A hospital team's crs.csv (one row per subject and day) grades as FA does; FA and
+    crs.csv for the same syndrome is refused."""
+    (study / "crs.csv").write_text(
+        "USUBJID,ADT,TEMP,VASOPN,O2DEV\n"
+        "104,2025-04-12,39.0,1,\n104,2025-04-13,38.8,1,\n104,2025-04-14,38.5,1,\n"
+        "104,2025-04-15,38.1,0,nasal-cannula\n104,2025-04-16,37.0,0,\n"
+    )
+    out = tmp_path / "o"
+    args = ["safety", "--data", str(study), "--out", str(out), "--protocol", "il1rap-car-t"]
+    assert main(args) == 1  # CRS in both fa.csv and crs.csv
+    (study / "fa.csv").unlink()
+    assert main(args) == 0
+    daily = pl.read_csv(out / "crs_daily.csv")
+    assert daily["CRSGR"].to_list() == [3, 3, 3, 2, 0]  # Lee 2019: 1 vasopressor 3; cannula 2
+    counts = pl.read_csv(out / "dlt_counts.csv")
+    assert counts.filter(pl.col("LEVEL") == "dl2")["NDLT"].to_list() == [1]
+    assert not (out / "icans_daily.csv").exists()
