@@ -194,5 +194,11 @@ def test_omop_population(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> 
     counts = pl.read_csv(tmp_path / "decisions_counts.csv")
     assert counts["CRITID"].to_list()[0] == "IN-DX"
     summary = json.loads(out)
-    total = sum(v for row in summary["decisions"] for k, v in row.items() if k != "PROTOCOL")
-    assert total == 120
+    (row,) = summary["decisions"]
+    assert row["PERSONS"] == 120
+    parts = ("ELIGIBLE", "PENDING_JUDGEMENT", "INCOMPLETE_DATA", "INELIGIBLE")
+    assert sum(row[k] for k in parts) == 120
+    assert row["INELIGIBLE"] == (decisions["DECISION"] == "ineligible").sum()
+    # every decision names its criteria, as the one-patient evaluator does
+    failed = decisions.filter(pl.col("DECISION") == "ineligible")["DETAIL"]
+    assert failed.str.contains(r"^fails (IN|EX)-[A-Z-]+(, (IN|EX)-[A-Z-]+)*$").all()

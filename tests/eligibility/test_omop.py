@@ -90,7 +90,10 @@ def test_consort_counts(omop_db: str) -> None:
     ineligible = int((table["DECISION"] == "ineligible").sum())
     assert remaining[-1] == N - ineligible
     judgement = counts.filter(pl.col("CRITID") == "EX-J").row(0, named=True)
-    assert judgement["N_UNKNOWN"] == N and judgement["N_FAILED"] == 0
+    assert judgement["N_PENDING"] == N and judgement["N_FAILED"] == judgement["N_UNKNOWN"] == 0
+    # CONSORT flow: each step removes exactly the persons it newly excludes
+    steps = counts["N_EXCLUDED_HERE"].to_list()
+    assert [N - sum(steps[: i + 1]) for i in range(len(steps))] == remaining
 
 
 def _hand_built(offset: int = 0) -> dict[str, pl.DataFrame]:

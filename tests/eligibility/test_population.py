@@ -88,7 +88,7 @@ def test_counts_follow_the_funnel(duckdb_path: str) -> None:
     per = result.criteria[protocol.id]
     for row in counts.iter_rows(named=True):
         if row["JUDGEMENT"]:
-            assert row["N_UNKNOWN"] == N and row["N_FAILED"] == 0
+            assert row["N_PENDING"] == N and row["N_FAILED"] == row["N_UNKNOWN"] == 0
             continue
         col = per[row["CRITID"]]
         fails = (col == (row["CRITKIND"] == "exclusion")).fill_null(False).sum()
@@ -105,3 +105,16 @@ def test_parquet_folder_is_checked(tmp_path: Path, tables: dict[str, pl.DataFram
         connect_omop(f"spark://{tmp_path / 'omop'}")
     with pytest.raises(InputError, match="OMOP database file not found"):
         connect_omop(str(tmp_path / "nothing.duckdb"))
+
+
+def test_shared_features_give_the_same_answers(duckdb_path: str) -> None:
+    """Several protocols share one materialized feature table; each protocol's per-criterion
+    results and decisions equal those of screening it alone."""
+    con = connect_omop(duckdb_path)
+    protocols = [load_protocol(PROTOCOL), load_protocol("NCT04162158"), load_protocol("SZ003")]
+    together = screen_population(con, protocols, AS_OF, today=TODAY, find_problems=False)
+    for protocol in protocols:
+        alone = screen_population(con, [protocol], AS_OF, today=TODAY, find_problems=False)
+        assert together.criteria[protocol.id].equals(alone.criteria[protocol.id])
+        mine = together.decisions.filter(pl.col("PROTOCOL") == protocol.id)
+        assert mine.equals(alone.decisions)

@@ -96,6 +96,9 @@ def test_postgres_agrees_with_duckdb_and_evaluator(pg: tuple[Any, str], duck: An
     # the URL form the CLI uses
     again = screen_population(connect_omop(url), [protocol], AS_OF, today=TODAY).decisions
     assert again.height == N
+    # two protocols share one feature table (a TEMP table on PostgreSQL): same answers
+    both = screen_population(con, [protocol, load_protocol("NCT04162158")], AS_OF, today=TODAY)
+    assert both.criteria[protocol.id].equals(result)
 
 
 def test_spark_agrees_with_duckdb(spark: Any, duck: Any) -> None:

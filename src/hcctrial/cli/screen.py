@@ -7,6 +7,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+import polars as pl
 import typer
 from rich.table import Table
 
@@ -14,6 +15,7 @@ from hcctrial.cli._common import OutputFormat, console, emit, err_console
 from hcctrial.errors import InputError
 
 _STYLE = {"passes": "green", "fails": "bold red", "unknown": "yellow", "pending": "cyan"}
+_MAX_TABLES = 20  # patient tables printed in table format; the rest is in the log
 _DECISION_STYLE = {"eligible": "bold green", "ineligible": "bold red", "incomplete": "bold yellow"}
 
 
@@ -66,14 +68,43 @@ def _patient_table(decision: Any) -> Table:
     for i, r in enumerate(decision.results):
         effect = r.effect
         why = "; ".join(r.comparisons) if r.status in ("met", "not met") else (r.reason or "")
+        # 'met' of an exclusion excludes: say what the result does, not only what it is
+        shown = f"{r.status} ({effect})" if effect in ("passes", "fails") else r.status
         table.add_row(
             r.criterion.id,
             r.criterion.kind,
-            f"[{_STYLE[effect]}]{r.status}[/{_STYLE[effect]}]",
+            f"[{_STYLE[effect]}]{shown}[/{_STYLE[effect]}]",
             value_text(decision, i),
             why,
         )
     return table
+
+
+def _short_reason(decision: Any) -> str:
+    """The criteria behind a decision, by id only (the patient's table has the detail)."""
+    ids = {e: [r.criterion.id for r in decision.results if r.effect == e] for e in _STYLE}
+    if (
+        decision.problems
+        and decision.decision == "incomplete"
+        and "record problem" in (decision.detail)
+    ):
+        return decision.detail.split(";")[0]
+    if ids["fails"]:
+        return "fails " + ", ".join(ids["fails"])
+    if ids["unknown"]:
+        return "unknown " + ", ".join(ids["unknown"])
+    if decision.problems:
+        return "input problems"
+    if ids["pending"]:
+        return "investigator judgement " + ", ".join(ids["pending"])
+    return "meets every criterion"
+
+
+def _print_problems(decision: Any) -> None:
+    if decision.problems:
+        console.print(f"[bold yellow]input problems of {decision.patient_id}:[/bold yellow]")
+        for problem in decision.problems:
+            console.print(f"  - {problem}", highlight=False, soft_wrap=True)
 
 
 def register(app: typer.Typer) -> None:
@@ -142,10 +173,27 @@ def _screen_patients(spec: str, path: Path, day: date, fmt: OutputFormat, out: P
     if out is not None:
         log.write_csv(out)
     if fmt is OutputFormat.table:
-        for d in decisions[:50]:
+        for d in decisions[:_MAX_TABLES]:
             console.print(_patient_table(d))
+            _print_problems(d)
+        if len(decisions) > _MAX_TABLES:
+            console.print(
+                f"{len(decisions) - _MAX_TABLES} more patient tables not shown: the screening "
+                "log (one row per patient and criterion) is written by --out FILE.csv or "
+                "printed by --format csv|json"
+            )
         if len(decisions) > 1:
-            emit(decisions_table(decisions).drop("ASOFDT"), fmt, title="Screening decisions")
+            summary = decisions_table(decisions).select(
+                "USUBJID",
+                "PROTOCOL",
+                "DECISION",
+                pl.Series("WHY", [_short_reason(d) for d in decisions]),
+                "N_FAILS",
+                "N_UNKNOWN",
+                "N_PENDING",
+                pl.Series("N_PROBLEMS", [len(d.problems) for d in decisions]),
+            )
+            emit(summary, fmt, title="Screening decisions")
     else:
         emit(log, fmt)
 
@@ -182,13 +230,7 @@ def _screen_omop(spec: str, url: str, day: date, out: Path | None, fmt: OutputFo
     result.decisions.write_csv(out)
     counts_path = out.with_name(out.stem + "_counts.csv")
     result.counts.write_csv(counts_path)
-    summary = (
-        result.decisions.group_by("PROTOCOL", "DECISION")
-        .len()
-        .sort("PROTOCOL", "DECISION")
-        .pivot(on="DECISION", index="PROTOCOL", values="len")
-        .fill_null(0)
-    )
+    summary = _omop_summary(result.decisions)
     if fmt is OutputFormat.json:
         console.print_json(
             json.dumps(
@@ -202,4 +244,32 @@ def _screen_omop(spec: str, url: str, day: date, out: Path | None, fmt: OutputFo
         title=f"Decisions as of {day} ({result.decisions['person_id'].n_unique()} persons)",
     )
     emit(result.counts.drop("JUDGEMENT"), fmt, title="CONSORT-style counts per criterion")
-    err_console.print(f"wrote {out} and {counts_path}")
+    if result.problems.height:
+        problems_path = out.with_name(out.stem + "_problems.csv")
+        result.problems.write_csv(problems_path)
+        err_console.print(
+            f"{result.problems.height:,} problem rows in the database (table, row id, column, "
+            f"value, what was expected): {problems_path}",
+            soft_wrap=True,
+        )
+    err_console.print(f"wrote {out} and {counts_path}", soft_wrap=True)
+
+
+def _omop_summary(decisions: pl.DataFrame) -> pl.DataFrame:
+    """Persons per protocol and decision; 'incomplete' split into waiting for the investigator
+    only (every data criterion met) and data missing/unusable."""
+    pending = (pl.col("DECISION") == "incomplete") & pl.col("DETAIL").str.starts_with(
+        "eligible pending"
+    )
+    return (
+        decisions.group_by("PROTOCOL", maintain_order=True)
+        .agg(
+            PERSONS=pl.len(),
+            ELIGIBLE=(pl.col("DECISION") == "eligible").sum(),
+            PENDING_JUDGEMENT=pending.sum(),
+            INCOMPLETE_DATA=((pl.col("DECISION") == "incomplete") & ~pending).sum(),
+            INELIGIBLE=(pl.col("DECISION") == "ineligible").sum(),
+            WITH_PROBLEMS=pl.col("PROBLEMS").is_not_null().sum(),
+        )
+        .sort("PROTOCOL")
+    )

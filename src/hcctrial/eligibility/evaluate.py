@@ -251,7 +251,9 @@ def _decide(
         return "incomplete", f"record problem: {record_problem}; " + "; ".join(problems)
     failed = [r.criterion.id for r in results if r.effect == "fails"]
     if failed:
-        return "ineligible", "fails " + ", ".join(failed)
+        # one failed criterion is enough, but the input problems are still worth fixing
+        noted = f" | input problems: {len(problems)} (see PROBLEMS)" if problems else ""
+        return "ineligible", "fails " + ", ".join(failed) + noted
     unknown = [f"{r.criterion.id} ({r.reason})" for r in results if r.effect == "unknown"]
     pending = [r.criterion.id for r in results if r.effect == "pending"]
     if unknown or problems:

@@ -35,6 +35,7 @@ LOG_SCHEMA = {
     "COMPARISONS": pl.Utf8,
     "REASON": pl.Utf8,
     "DECISION": pl.Utf8,
+    "PROBLEMS": pl.Utf8,
 }
 
 
@@ -49,29 +50,40 @@ def screen_patients(
     ]
 
 
+def _number(value: Any) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
 def value_text(decision: PatientDecision, index: int) -> str:
-    """The values criterion ``index`` used, as one line (value, unit, date, source, conversion)."""
+    """The values criterion ``index`` used, as one line: value, unit, date, what it was
+    converted from and how; for a washout the event found and the window.
+
+    A value that is unknown for the reason the criterion itself gives (its ``reason``) is
+    written ``= unknown`` here, so the reason is not shown twice.
+    """
+    result = decision.results[index]
     parts = []
-    for used in decision.results[index].values:
+    for used in result.values:
         if used.reason:
-            parts.append(f"{used.item}: unknown ({used.reason})")
+            if result.status == "unknown" and used.reason in (result.reason or ""):
+                parts.append(f"{used.item} = unknown")
+            else:
+                parts.append(f"{used.item} = unknown ({used.reason})")
             continue
-        shown = (
-            "never"
-            if used.value is None
-            else (f"{used.value:.4g}" if isinstance(used.value, float) else used.value)
-        )
+        is_event = used.item.startswith(("days_since(", "within_"))
+        shown = "never" if used.value is None else _number(used.value)
         text = f"{used.item} = {shown}"
-        if used.unit:
+        if used.unit and used.value is not None:
             text += f" {used.unit}"
-        if used.date:
+        if used.date and not is_event:
             text += f" on {used.date}"
-        if used.original == "never":
-            pass
-        elif used.original and used.conversion:
-            text += f" (from {used.original}; {used.conversion})"
-        elif used.original:
-            text += f" ({used.original})"
+        original = used.original
+        if original == "never" or original == f"{_number(used.value)} {used.unit}":
+            original = None  # nothing to add: no conversion, same spelling
+        if original and used.conversion:
+            text += f" (from {original}; {used.conversion})"
+        elif original:
+            text += f" ({original})"
         elif used.conversion:
             text += f" ({used.conversion})"
         parts.append(text)
@@ -82,10 +94,12 @@ def screening_log(decisions: Sequence[PatientDecision]) -> pl.DataFrame:
     """One row per patient and criterion: status, effect, values used, comparisons, reason.
 
     Columns: ``USUBJID, PROTOCOL, ASOFDT, CRITID, CRITKIND, STATUS, EFFECT, VALUES,
-    COMPARISONS, REASON, DECISION``.
+    COMPARISONS, REASON, DECISION, PROBLEMS`` (the patient's input problems, each with where
+    it is and what was expected, joined by " | "; empty when there is none).
     """
     rows = []
     for d in decisions:
+        problems = " | ".join(d.problems)
         for i, r in enumerate(d.results):
             rows.append(
                 {
@@ -100,13 +114,15 @@ def screening_log(decisions: Sequence[PatientDecision]) -> pl.DataFrame:
                     "COMPARISONS": "; ".join(r.comparisons),
                     "REASON": r.reason or "",
                     "DECISION": d.decision,
+                    "PROBLEMS": problems,
                 }
             )
     return pl.DataFrame(rows, schema=LOG_SCHEMA)
 
 
 def decisions_table(decisions: Sequence[PatientDecision]) -> pl.DataFrame:
-    """One row per patient: ``USUBJID, PROTOCOL, ASOFDT, DECISION, DETAIL`` and counts."""
+    """One row per patient: ``USUBJID, PROTOCOL, ASOFDT, DECISION, DETAIL``, the counts of
+    failed, unknown and pending criteria, and ``PROBLEMS`` (input problems, " | "-joined)."""
     return pl.DataFrame(
         [
             {
@@ -118,6 +134,7 @@ def decisions_table(decisions: Sequence[PatientDecision]) -> pl.DataFrame:
                 "N_FAILS": sum(r.effect == "fails" for r in d.results),
                 "N_UNKNOWN": sum(r.effect == "unknown" for r in d.results),
                 "N_PENDING": sum(r.effect == "pending" for r in d.results),
+                "PROBLEMS": " | ".join(d.problems),
             }
             for d in decisions
         ],
@@ -130,6 +147,7 @@ def decisions_table(decisions: Sequence[PatientDecision]) -> pl.DataFrame:
             "N_FAILS": pl.Int64,
             "N_UNKNOWN": pl.Int64,
             "N_PENDING": pl.Int64,
+            "PROBLEMS": pl.Utf8,
         },
     )
 

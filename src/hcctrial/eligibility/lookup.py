@@ -294,7 +294,8 @@ class Lookup:
         )
 
     # --- history --------------------------------------------------------------------------
-    def _event_dates(self, category: str) -> list[date] | Unknown:
+    def _events(self, category: str) -> list[tuple[date, str]] | Unknown:
+        """``(last day, what it was)`` of each event of the category up to the screening date."""
         rec, as_of = self.record, self.as_of
         members = CATEGORY_MEMBERS.get(category, frozenset({category}))
         if f"category.{category}" in rec.invalid:
@@ -304,49 +305,53 @@ class Lookup:
             return Unknown("therapy history not recorded")
         if needs_conditions and rec.conditions is None and rec.therapies is None:
             return Unknown("medical history not recorded")
-        dates: list[date] = []
+        events: list[tuple[date, str]] = []
         for t in rec.therapies or []:
             if t.category in members and t.start is not None and t.start <= as_of:
-                last = as_of if t.ongoing else (t.end or t.start)
-                dates.append(min(last, as_of))
+                name = f"{t.name} ({t.category})" if t.name else t.category
+                if t.ongoing or (t.end is not None and t.end >= as_of):
+                    events.append((as_of, f"{name} started {t.start}, ongoing"))
+                elif t.end is not None and t.end != t.start:
+                    events.append((t.end, f"{name} {t.start} to {t.end}"))
+                else:
+                    events.append((t.start, f"{name} on {t.start}"))
         for c in rec.conditions or []:
             if c.name in members:
                 if c.onset is None:
                     return Unknown(f"{c.name} recorded without a date")
                 if c.onset <= as_of:
-                    dates.append(c.onset)
-        if not dates and needs_conditions and rec.conditions is None:
+                    events.append((c.onset, f"{c.name} on {c.onset}"))
+        if not events and needs_conditions and rec.conditions is None:
             return Unknown("medical history not recorded")
-        return dates
+        return events
 
     def days_since(self, category: str) -> Value:
         """Days from the most recent event of the category to the screening date, None if never."""
         label = f'days_since("{category}")'
-        dates = self._event_dates(category)
-        if isinstance(dates, Unknown):
-            return self._use(UsedValue(label, None, reason=dates.reason))
-        if not dates:
+        events = self._events(category)
+        if isinstance(events, Unknown):
+            return self._use(UsedValue(label, None, reason=events.reason))
+        if not events:
             return self._use(UsedValue(label, None, "days", original="never"))
-        last = max(dates)
-        return self._use(UsedValue(label, (self.as_of - last).days, "days", last))
+        last, what = max(events)
+        return self._use(UsedValue(label, (self.as_of - last).days, "days", last, original=what))
 
     def within(self, category: str, n: int, unit: str) -> Value:
-        """``within_days``/``within_months``: an event of the category in the last n days/months."""
+        """``within_days``/``within_months``: an event of the category in the last n days/months.
+
+        The explanation names the most recent event and the window (its first day is the
+        threshold: an event on or after it is 'within').
+        """
         label = f'within_{unit}("{category}", {n})'
-        dates = self._event_dates(category)
-        if isinstance(dates, Unknown):
-            return self._use(UsedValue(label, None, reason=dates.reason))
+        events = self._events(category)
+        if isinstance(events, Unknown):
+            return self._use(UsedValue(label, None, reason=events.reason))
         start = (self.as_of - timedelta(days=n)) if unit == "days" else months_before(self.as_of, n)
-        last = max(dates) if dates else None
-        return self._use(
-            UsedValue(
-                label,
-                last is not None and last >= start,
-                None,
-                last,
-                original="never" if last is None else None,
-            )
-        )
+        window = f"window {start} to {self.as_of}"
+        if not events:
+            return self._use(UsedValue(label, False, original=f"never; {window}"))
+        last, what = max(events)
+        return self._use(UsedValue(label, last >= start, None, last, original=f"{what}; {window}"))
 
     def condition(self, name: str, active: bool) -> Value:
         """``history(C)`` / ``active(C)``."""

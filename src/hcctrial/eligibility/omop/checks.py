@@ -27,7 +27,17 @@ import ibis
 import ibis.expr.types as ir
 import polars as pl
 
-__all__ = ["PROBLEM_FLAGS", "birth_date", "clean_findings", "person_table", "problem_text"]
+from hcctrial.eligibility.language import NAME_TYPES
+
+__all__ = [
+    "PROBLEM_FLAGS",
+    "TEXT_FINDINGS",
+    "birth_date",
+    "clean_findings",
+    "clean_wide",
+    "person_table",
+    "problem_text",
+]
 
 # flag column -> the message shown to the user (where, and what was expected)
 PROBLEM_FLAGS: dict[str, str] = {
@@ -40,6 +50,11 @@ PROBLEM_FLAGS: dict[str, str] = {
     "today (expected dates on or before today)",
     "_finding": "observation/measurement: a finding outside its plausible range or allowed "
     "values (expected e.g. ECOG 0-5, KPS 0-100, counts >= 0)",
+}
+# findings whose value is a text (value_as_string); every other finding is a number
+TEXT_FINDINGS = frozenset(n for n, kind in NAME_TYPES.items() if kind == "text") | {
+    "ascites",
+    "encephalopathy",
 }
 _INTEGER = (
     "ecog",
@@ -136,6 +151,38 @@ def clean_findings(last: ir.Table) -> ir.Table:
         num=ibis.ifelse(t._bad, ibis.null("float64"), t.num.cast("float64")),
         txt=ibis.ifelse(t._bad, ibis.null("string"), t.txt),
     )
+
+
+def clean_wide(wide: ir.Table) -> ir.Table:
+    """Person-level findings (``num__NAME``/``txt__NAME``, the latest value of each) with
+    implausible values set to NULL and the ``_finding`` flag set, by the ranges and allowed
+    values of the record reader (the rules of :func:`clean_findings`, one column at a time)."""
+    from hcctrial.eligibility.record import _CHOICES, _RANGES
+
+    flags: list[ir.BooleanValue] = []
+    cleaned: dict[str, ir.Value] = {}
+    for column in wide.columns:
+        kind, _, name = column.partition("__")
+        value = wide[column]
+        bad: ir.BooleanValue | None = None
+        if kind == "num" and name in _RANGES and name != "age":
+            low, high, _ = _RANGES[name]
+            bad = (value < low) | (value > high)
+            if name in _INTEGER:
+                bad = bad | (value != value.floor())
+        elif kind == "txt" and name in _CHOICES and name != "sex":
+            allowed = [c.lower() for c in _CHOICES[name]]
+            bad = value.notnull() & ~value.strip().lower().isin(allowed)
+        if bad is None:
+            continue
+        bad = bad.fill_null(False)
+        flags.append(bad)
+        none = ibis.null("float64") if kind == "num" else ibis.null("string")
+        cleaned[column] = ibis.ifelse(bad, none, value)
+    finding = ibis.literal(False)
+    for flag in flags:
+        finding = finding | flag
+    return wide.mutate(**cleaned, _finding=finding)
 
 
 def problem_text() -> pl.Expr:

@@ -4,15 +4,18 @@
 per-person decisions and CONSORT-style counts per criterion:
 
 - ``N_FAILED``: persons the criterion excludes (inclusion false / exclusion true),
-- ``N_UNKNOWN``: persons for whom it is unknown (or pending investigator judgement),
-- ``N_REMAINING``: persons still in the funnel after this criterion and all before it
-  (the protocol's order), i.e. the CONSORT "assessed for eligibility -> excluded" flow.
+- ``N_UNKNOWN``: persons for whom data cannot decide it (missing, stale, unusable),
+- ``N_PENDING``: persons waiting for the investigator (criteria no data can decide),
+- ``N_EXCLUDED_HERE``: persons this criterion excludes who passed every criterion before it
+  (the protocol's order), and ``N_REMAINING``: persons still in the funnel after it, i.e. the
+  CONSORT "assessed for eligibility -> excluded (reasons)" flow.
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -21,7 +24,8 @@ import polars as pl
 
 from hcctrial.eligibility.evaluate import criteria_from_protocol
 from hcctrial.eligibility.omop.checks import problem_text
-from hcctrial.eligibility.omop.compile import compile_protocol
+from hcctrial.eligibility.omop.compile import build_features, compile_protocol
+from hcctrial.eligibility.omop.problems import PROBLEM_SCHEMA, problem_rows
 from hcctrial.errors import InputError
 
 __all__ = ["PopulationResult", "connect_omop", "screen_population"]
@@ -40,11 +44,14 @@ OMOP_TABLES = (
 @dataclass
 class PopulationResult:
     """Decisions (``person_id, PROTOCOL, DECISION, DETAIL, PROBLEMS``), per-criterion results
-    (one column per criterion id, NULL = unknown) and CONSORT-style counts."""
+    (one column per criterion id, NULL = unknown), CONSORT-style counts, and the database rows
+    behind the input problems (:func:`.problems.problem_rows`: table, row id, column, value,
+    what was expected)."""
 
     decisions: pl.DataFrame
     criteria: dict[str, pl.DataFrame]
     counts: pl.DataFrame
+    problems: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=PROBLEM_SCHEMA))
 
 
 def _has_table(con: Any, name: str) -> bool:
@@ -87,6 +94,34 @@ def connect_omop(url: str) -> Any:
     return con
 
 
+def materialize(con: Any, table: Any) -> tuple[Any, Callable[[], None]]:
+    """``table`` computed once into a temporary table of the backend, and how to drop it.
+
+    DuckDB and PostgreSQL get a ``TEMP`` table, PySpark a cached DataFrame (Ibis ``cache``);
+    a backend that refuses gets the unmaterialized expression back (correct, only slower).
+    """
+    import uuid
+
+    if getattr(con, "name", "") == "pyspark":
+        # Ibis' pyspark cache() compiles the SQL without registering the in-memory tables
+        # (the concept map, the unit factors) first: register them, as execute() does
+        con._run_pre_execute_hooks(table)
+        cached = table.cache()
+        return cached, cached.release
+    name = f"_hcctrial_features_{uuid.uuid4().hex[:12]}"
+    try:
+        con.create_table(name, table, temp=True)
+    except Exception:  # backend-specific: no temporary tables
+        return table, lambda: None
+
+    def release() -> None:
+        # the session may be gone: temporary tables end with it anyway
+        with contextlib.suppress(Exception):
+            con.raw_sql(f'DROP TABLE IF EXISTS "{name}"')
+
+    return con.table(name), release
+
+
 def _counts(
     protocol_id: str, criteria: Sequence[Any], table: pl.DataFrame, columns: dict[str, str]
 ) -> pl.DataFrame:
@@ -96,10 +131,11 @@ def _counts(
         col = table[columns[c.id]]
         if c.expression is None:
             failed = pl.Series([False] * table.height)
-            unknown = pl.Series([True] * table.height)
+            unknown = pl.Series([False] * table.height)
         else:
             failed = (col == (c.kind == "exclusion")).fill_null(False)
             unknown = col.is_null()
+        before = int(remaining.sum())
         remaining = remaining & ~failed
         rows.append(
             {
@@ -109,10 +145,44 @@ def _counts(
                 "JUDGEMENT": c.expression is None,
                 "N_FAILED": int(failed.sum()),
                 "N_UNKNOWN": int(unknown.sum()),
+                "N_PENDING": table.height if c.expression is None else 0,
+                "N_EXCLUDED_HERE": before - int(remaining.sum()),
                 "N_REMAINING": int(remaining.sum()),
             }
         )
     return pl.DataFrame(rows)
+
+
+def _ids(flags: list[tuple[pl.Expr, str]]) -> pl.Expr:
+    """The criterion ids whose flag is true, joined by ', ' (empty text when none)."""
+    if not flags:
+        return pl.lit("")
+    parts = [pl.when(flag).then(pl.lit(cid)).otherwise(None) for flag, cid in flags]
+    return pl.concat_str(parts, separator=", ", ignore_nulls=True).fill_null("")
+
+
+def detail_text(criteria: Sequence[Any], columns: dict[str, str]) -> pl.Expr:
+    """The ``DETAIL`` of each person, naming the criteria as the one-patient evaluator does:
+    ``fails IN-A, EX-B``, ``unknown: IN-C``, ``eligible pending investigator judgement (EX-J)``.
+    """
+    fails, unknown = [], []
+    for c in criteria:
+        if c.expression is None:
+            continue
+        col = pl.col(columns[c.id])
+        fails.append(((col == (c.kind == "exclusion")).fill_null(False), c.id))
+        unknown.append((col.is_null(), c.id))
+    pending = ", ".join(c.id for c in criteria if c.expression is None)
+    detail = pl.col("DETAIL")
+    return (
+        pl.when(detail == "fails a criterion")
+        .then(pl.lit("fails ") + _ids(fails))
+        .when(detail == "unknown criteria")
+        .then(pl.lit("unknown: ") + _ids(unknown))
+        .when(detail == "eligible pending investigator judgement")
+        .then(pl.lit(f"eligible pending investigator judgement ({pending})"))
+        .otherwise(detail)
+    )
 
 
 def screen_population(
@@ -123,6 +193,7 @@ def screen_population(
     today: date | None = None,
     concept_map: pl.DataFrame | None = None,
     on_protocol: Callable[[str], None] | None = None,
+    find_problems: bool = True,
 ) -> PopulationResult:
     """Screen every person in the OMOP database against each protocol (one query each).
 
@@ -132,31 +203,53 @@ def screen_population(
     protocols : :class:`hcctrial.protocol.Protocol` objects.
     as_of : screening date; ``today`` (default: today) dates later lab rows as problems.
     on_protocol : called with each protocol id when it is done (progress bars).
+    find_problems : also list the problem rows of the database (one more query).
     """
     decisions, per_criterion, counts = [], {}, []
-    for protocol in protocols:
-        criteria, lookback = criteria_from_protocol(protocol)
-        compiled = compile_protocol(
-            con, protocol.id, criteria, as_of, lookback, today=today, concept_map=concept_map
-        )
-        table = pl.from_arrow(compiled.query.to_pyarrow())
-        assert isinstance(table, pl.DataFrame)
-        table = table.sort("person_id")
-        decisions.append(
-            table.select(
-                "person_id",
-                pl.lit(protocol.id).alias("PROTOCOL"),
-                "DECISION",
-                "DETAIL",
-                problem_text().alias("PROBLEMS"),
+    parsed = [(p, *criteria_from_protocol(p)) for p in protocols]
+    # protocols with the same look-back share one feature table, built once (materialized)
+    groups: dict[int, list[Any]] = {}
+    for _, criteria, lookback in parsed:
+        groups.setdefault(lookback, []).extend(criteria)
+    shared: dict[int, Any] = {}
+    releases: list[Callable[[], None]] = []
+    try:
+        for lookback, criteria in groups.items():
+            feats = build_features(
+                con, criteria, as_of, lookback, today=today, concept_map=concept_map
             )
-        )
-        per_criterion[protocol.id] = table.select(
-            "person_id",
-            *[pl.col(col).alias(cid) for cid, col in compiled.columns.items()],
-            "DECISION",
-        )
-        counts.append(_counts(protocol.id, criteria, table, compiled.columns))
-        if on_protocol is not None:
-            on_protocol(protocol.id)
-    return PopulationResult(pl.concat(decisions), per_criterion, pl.concat(counts))
+            if len(parsed) > 1:
+                feats, release = materialize(con, feats)
+                releases.append(release)
+            shared[lookback] = feats
+        for protocol, criteria, lookback in parsed:
+            compiled = compile_protocol(
+                con, protocol.id, criteria, as_of, lookback, features=shared[lookback]
+            )
+            table = pl.from_arrow(compiled.query.to_pyarrow())
+            assert isinstance(table, pl.DataFrame)
+            table = table.sort("person_id")
+            decisions.append(
+                table.select(
+                    "person_id",
+                    pl.lit(protocol.id).alias("PROTOCOL"),
+                    "DECISION",
+                    detail_text(criteria, compiled.columns).alias("DETAIL"),
+                    problem_text().alias("PROBLEMS"),
+                )
+            )
+            per_criterion[protocol.id] = table.select(
+                "person_id",
+                *[pl.col(col).alias(cid) for cid, col in compiled.columns.items()],
+                "DECISION",
+            )
+            counts.append(_counts(protocol.id, criteria, table, compiled.columns))
+            if on_protocol is not None:
+                on_protocol(protocol.id)
+    finally:
+        for release in releases:
+            release()
+    result = PopulationResult(pl.concat(decisions), per_criterion, pl.concat(counts))
+    if find_problems:
+        result.problems = problem_rows(con, today or date.today(), concept_map)
+    return result
