@@ -81,7 +81,8 @@ def ae_section(protocol: Protocol, data: StudyData, adsl: pl.DataFrame) -> Secti
         f"Treatment-emergent adverse events (TEAE) of the safety population (N = "
         f"{subjects.height}), CTCAE v{protocol.safety.ctcae_version}; AE window "
         + (
-            f"from {window.start} to {window.end_days_after} days after {window.end_after}"
+            f"from {window.start.replace('-', ' ')} to {window.end_days_after} days after "
+            f"{window.end_after.replace('-', ' ')}"
             if window is not None
             else "from first infusion, no end (the protocol gives none)"
         )
