@@ -102,3 +102,19 @@ def test_wide_crs_file_instead_of_fa(study: Path, tmp_path: Path) -> None:
     counts = pl.read_csv(out / "dlt_counts.csv")
     assert counts.filter(pl.col("LEVEL") == "dl2")["NDLT"].to_list() == [1]
     assert not (out / "icans_daily.csv").exists()
+
+
+def test_unknown_causality_stops_or_counts_as_related(study: Path, tmp_path: Path) -> None:
+    ae = study / "ae.csv"
+    ae.write_text(ae.read_text().replace("4,N,PROBABLE,2025-03-08,2025-03-12",
+                                         "4,N,PERHAPS,2025-03-05,2025-03-12"))  # fmt: skip
+    args = ["safety", "--data", str(study), "--out", str(tmp_path / "o"), "--protocol",
+            "il1rap-car-t"]  # fmt: skip
+    assert main(args) == 1
+    assert main([*args, "--on-error", "collect"]) == 0
+    problems = pl.read_csv(tmp_path / "o" / "problems.csv")
+    msgs = problems.filter(pl.col("COLUMN") == "AEREL")["MESSAGE"].to_list()
+    assert "causality not understood: counted as related" in msgs
+    # 8 days of grade 4 neutropenia (>= 7), counted as related: DLT-HAEM-4 for subject 102
+    subjects = pl.read_csv(tmp_path / "o" / "dlt_subjects.csv")
+    assert subjects.filter(pl.col("USUBJID") == 102)["DLTRULE"].to_list() == ["DLT-HAEM-4"]

@@ -135,6 +135,7 @@ def _dlt(
     crs: Any,
     cutoff: Any,
     tables: dict[str, pl.DataFrame],
+    on_error: str = "raise",
 ) -> tuple[list[pl.DataFrame], dict[str, Any]]:
     """The protocol's DLT rules over its DLT window per subject; counts per dose level."""
     from hcctrial.io.adsl import derive_adsl
@@ -186,6 +187,7 @@ def _dlt(
         data_cutoff=cutoff,
         file=ae_file,
         row_col="_FILEROW" if ae is not None else None,
+        strict_causality=on_error != "collect",
     )
     subjects = res.subjects
     tables["dlt_subjects"] = subjects
@@ -322,7 +324,7 @@ def run_safety(
                 raise InputError(
                     "data cut-off not a date", value=dlt_cutoff, expected="YYYY-MM-DD"
                 ) from exc
-        dlt_problems, dlt_summary = _dlt(study, protocol, ae_rows, crs, cutoff, tables)
+        dlt_problems, dlt_summary = _dlt(study, protocol, ae_rows, crs, cutoff, tables, on_error)
         problems += dlt_problems
         summary |= dlt_summary
     all_problems = pl.concat([empty_problems(), *problems], how="diagonal_relaxed")

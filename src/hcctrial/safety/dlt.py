@@ -123,7 +123,7 @@ def _window(adsl: pl.DataFrame, spec: DLTSpec, file: str | None) -> pl.DataFrame
 
 
 def _prepare_ae(
-    ae: pl.DataFrame, file: str | None, row_col: str | None = None
+    ae: pl.DataFrame, file: str | None, row_col: str | None = None, strict_causality: bool = True
 ) -> tuple[pl.DataFrame, list[Problem]]:
     need = ["USUBJID", "AEDECOD", "AETOXGR", "AESTDTC"]
     missing = [c for c in need if c not in ae.columns]
@@ -182,22 +182,25 @@ def _prepare_ae(
     )
     known = _RELATED | _POSSIBLE | _UNRELATED
     unknown = ae.filter(pl.col("_REL").is_not_null() & ~pl.col("_REL").is_in(sorted(known)))
-    if unknown.height:
-        raise InputErrors(
-            [
-                Problem(
-                    "causality not understood",
-                    file=file,
-                    row=r,
-                    column="AEREL",
-                    value=v,
-                    subject=s,
-                    expected="RELATED/NOT RELATED or UNRELATED/UNLIKELY/POSSIBLE/PROBABLE/DEFINITE",
-                )
-                for r, v, s in unknown.select("AEROW", "AEREL", "USUBJID").iter_rows()
-            ],
-            context=file or "AE",
+    found = [
+        Problem(
+            "causality not understood" + (": counted as related" if not strict_causality else ""),
+            file=file,
+            row=r,
+            column="AEREL",
+            value=v,
+            subject=s,
+            expected="RELATED/NOT RELATED or UNRELATED/UNLIKELY/POSSIBLE/PROBABLE/DEFINITE",
         )
+        for r, v, s in unknown.select("AEROW", "AEREL", "USUBJID").iter_rows()
+    ]
+    if found and strict_causality:
+        raise InputErrors(found, context=file or "AE")
+    problems += found
+    # Not understood and not strict: treated as missing, i.e. related (conservative).
+    ae = ae.with_columns(
+        pl.when(pl.col("_REL").is_in(sorted(known))).then(pl.col("_REL")).alias("_REL")
+    )
     problems += [
         Problem(
             "causality missing: counted as related", file=file, row=r, column="AEREL", subject=s
@@ -352,6 +355,7 @@ def evaluate_dlt(
     data_cutoff: dt.date | None = None,
     file: str | None = None,
     row_col: str | None = None,
+    strict_causality: bool = True,
 ) -> DLTResult:
     """Evaluate the protocol's DLT rules per subject over the DLT window.
 
@@ -372,6 +376,9 @@ def evaluate_dlt(
     row_col
         A column of ``ae`` holding each row's number in its file (for events and problems);
         default: the 1-based row of ``ae``.
+    strict_causality
+        True: an ``AEREL`` not understood raises :class:`InputErrors`; False: it counts as
+        related (as a missing one does) and is listed in ``problems``.
 
     Returns
     -------
@@ -388,7 +395,7 @@ def evaluate_dlt(
     """
     adsl_df, ae_df = _to_polars(adsl), _to_polars(ae)
     win = _window(adsl_df, spec, file)
-    aes, problems = _prepare_ae(ae_df, file, row_col)
+    aes, problems = _prepare_ae(ae_df, file, row_col, strict_causality)
     dates = [d for d in (aes["AESTDT"].max(), win["DLTSTDT"].max()) if isinstance(d, dt.date)]
     for daily in (crs, icans):
         if daily is not None and daily.height and isinstance(daily["ADT"].max(), dt.date):
