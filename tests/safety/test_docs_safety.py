@@ -90,3 +90,16 @@ def test_doc_example_output(
     assert main(shlex.split(command)[1:]) == code
     captured = capsys.readouterr()
     assert (captured.out + captured.err).rstrip("\n") == expected
+
+
+def test_checked_python_example(
+    folder: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The python block marked ``checked python`` prints the text block after it."""
+    text = DOC.read_text(encoding="utf-8")
+    code, shown = re.search(
+        r"<!-- checked python -->\n```python\n(.*?)```\n\n```text\n(.*?)```", text, re.S
+    ).groups()  # type: ignore[union-attr]
+    monkeypatch.chdir(folder)
+    exec(compile(code, "safety.md", "exec"), {})
+    assert capsys.readouterr().out == shown

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -22,9 +23,9 @@ from hcctrial.safety.escalation import CohortCounts, counts_from_table, transiti
 from hcctrial.safety.three_plus_three import three_plus_three_decision
 
 
-def _json(capsys: pytest.CaptureFixture[str], argv: list[str]) -> dict:  # type: ignore[type-arg]
+def _json(capsys: pytest.CaptureFixture[str], argv: list[str]) -> Any:
     assert main(argv) == 0, capsys.readouterr().err
-    return json.loads(capsys.readouterr().out)  # type: ignore[no-any-return]
+    return json.loads(capsys.readouterr().out)
 
 
 def test_escalate_needs_exactly_one_mode(capsys: pytest.CaptureFixture[str]) -> None:
