@@ -200,7 +200,12 @@ def _oc(
             pl.col("EN").alias("MEAN_N"),
             pl.col("EDLT").alias("MEAN_DLT"),
         )
-        overall = {"p_none": 100 * ex.p_none, "mean_n": ex.expected_n, "mean_dlt": ex.expected_dlt}
+        overall = {
+            "p_none": 100 * ex.p_none,
+            "p_early_stop": 100 * ex.p_none,
+            "mean_n": ex.expected_n,
+            "mean_dlt": ex.expected_dlt,
+        }
         method = "exact enumeration (no Monte Carlo error)"
         variant = "with" if deescalate else "without"
         rule = f"3+3 {variant} de-escalation (Storer 1989; Lin and Shih 2001)"
@@ -269,6 +274,8 @@ def _overall_lines(design: str, o: dict[str, float]) -> list[tuple[str, str]]:
     lines = [("no MTD selected", f"{o['p_none']:.2f}%{se('p_none')}")]
     if design == "boin":
         lines.append(("early stop", f"{o['p_early_stop']:.2f}%{se('p_early_stop')}"))
+    else:  # 3+3 stops early only when the lowest level exceeds the MTD: no dose selected
+        lines.append(("early stop", f"{o['p_none']:.2f}% (the lowest level exceeds the MTD)"))
     lines.append(("mean patients", f"{o['mean_n']:.2f}{se('mean_n')}"))
     lines.append(("mean DLTs", f"{o['mean_dlt']:.2f}{se('mean_dlt')}"))
     if "dlt_rate" in o:
