@@ -271,3 +271,47 @@ def test_dlt_subjects_table_gives_the_current_level_by_date() -> None:
     )
     c = counts_from_table(df, ["dl1", "dl2", "dl3"])
     assert (c.n, c.ndlt, c.current) == ((2, 1, 0), (0, 1, 0), 1)
+
+
+def _boin_exact(p: list[float], cohorts: int) -> np.ndarray:
+    """Exact P(select each level) of BOIN with cohorts of 3 (every DLT sequence enumerated
+    with its binomial probability, decisions by ``boin_decision``); last entry: no MTD."""
+    from math import comb
+
+    k = len(p)
+    out = np.zeros(k + 1)
+
+    def walk(n: list[int], y: list[int], d: int, left: int, prob: float) -> None:
+        for x in range(4):
+            px = comb(3, x) * p[d] ** x * (1 - p[d]) ** (3 - x)
+            n2, y2 = list(n), list(y)
+            n2[d] += 3
+            y2[d] += x
+            dec = boin_decision(n2, y2, d, 0.3, max_n=3 * cohorts)
+            if dec.action == "stop":
+                out[k if dec.mtd is None else dec.mtd] += prob * px
+            else:
+                assert dec.level is not None and left > 1
+                walk(n2, y2, dec.level, left - 1, prob * px)
+
+    walk([0] * k, [0] * k, 0, cohorts, 1.0)
+    return out
+
+
+@pytest.mark.parametrize("p", [[0.1, 0.3, 0.5], [0.3, 0.45, 0.6], [0.05, 0.1, 0.2]])
+def test_simulated_selection_is_within_its_monte_carlo_error_of_the_exact(p: list[float]) -> None:
+    """With 4 cohorts the exact selection probabilities can be enumerated; the simulated ones
+    (20,000 trials) lie within 4 of their Monte Carlo standard errors of them."""
+    from hcctrial.safety.boin_simulation import operating_characteristics
+
+    exact = _boin_exact(p, cohorts=4)
+    assert exact.sum() == pytest.approx(1.0)
+    sim = simulate_boin(p, 0.3, n_trials=20_000, max_n=12, seed=3)
+    table, overall = operating_characteristics(sim)
+    got = table["PSELECT"].to_numpy() / 100
+    se = table["PSELECT_SE"].to_numpy() / 100
+    se_ok = np.sqrt(exact[:-1] * (1 - exact[:-1]) / 20_000)
+    assert np.all(np.abs(got - exact[:-1]) <= 4 * np.maximum(se, 1e-4))
+    np.testing.assert_allclose(se, se_ok, rtol=0.2, atol=2e-4)
+    none_se = max(overall["p_none_se"] / 100, 1e-4)
+    assert abs(overall["p_none"] / 100 - exact[-1]) <= 4 * none_se
