@@ -313,6 +313,12 @@ def run_safety(
     crs_problems, crs_summary, crs = _crs_icans(study, ae_rows, on_error, tables)
     problems += crs_problems
     summary |= crs_summary
+    if "crs_icans_episodes" in tables:  # onset as days after the first infusion (day 0)
+        eps = tables["crs_icans_episodes"].join(
+            anchors.select(pl.col("USUBJID").cast(pl.Utf8), "TRTSDT"), on="USUBJID", how="left"
+        )
+        onset = (pl.col("ASTDT") - pl.col("TRTSDT")).dt.total_days().alias("ONSETDY")
+        tables["crs_icans_episodes"] = eps.with_columns(onset).drop("TRTSDT")
     if protocol is not None and protocol.safety.dlt is not None:
         cutoff = None
         if dlt_cutoff is not None:
@@ -375,7 +381,8 @@ def _print(result: dict[str, Any], out: Path) -> None:
             soft_wrap=True,
         )
         eps = t["crs_icans_episodes"].select(
-            "USUBJID", "SYNDROME", "ASTDT", "AENDT", "ADURN", "MAXGR", "MAXGRDT", "MASKDAYS"
+            "USUBJID", "SYNDROME", "ASTDT", "ONSETDY", "AENDT", "ADURN", "MAXGR", "MAXGRDT",
+            "MASKDAYS",
         )  # fmt: skip
         console.print(rich_table(eps, title="CRS and ICANS episodes"))
     if "dlt_subjects" in t:
