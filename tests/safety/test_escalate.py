@@ -315,3 +315,22 @@ def test_simulated_selection_is_within_its_monte_carlo_error_of_the_exact(p: lis
     np.testing.assert_allclose(se, se_ok, rtol=0.2, atol=2e-4)
     none_se = max(overall["p_none_se"] / 100, 1e-4)
     assert abs(overall["p_none"] / 100 - exact[-1]) <= 4 * none_se
+
+
+def test_three_plus_three_table_is_the_decision_rule() -> None:
+    """Each row of the printed 3+3 table gives the decision of ``three_plus_three_decision``
+    at a middle level (the level below with 6 patients, the one above untreated)."""
+    from hcctrial.safety.three_plus_three import three_plus_three_table
+
+    t = three_plus_three_table()
+    for n in t.n:
+        esc, _, elim = t.row(n)
+        assert esc is not None and elim is not None
+        for y in range(n + 1):
+            dec = three_plus_three_decision([6, n, 0], [0, y, 0], 1)
+            if y <= esc:
+                assert dec.action == "escalate"
+            elif y >= elim:  # exceeds the MTD: the level below (6 patients, 0 DLT) is the MTD
+                assert dec.action == "stop" and dec.mtd == 0
+            else:
+                assert (n, y, dec.action) == (3, 1, "stay")

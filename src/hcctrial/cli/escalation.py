@@ -365,6 +365,24 @@ def _show_table(s: _Setup, user: Any, fmt: OutputFormat, out: Path | None) -> No
     emit(frame, fmt)
 
 
+def _show_table_33(deescalate: bool, fmt: OutputFormat, out: Path | None) -> None:
+    from hcctrial.safety.three_plus_three import three_plus_three_table
+
+    frame = three_plus_three_table().frame()
+    if out is not None:
+        frame.write_csv(out)
+    if fmt is OutputFormat.table:
+        lines = [
+            ("design", "3+3 (Storer 1989; Lin and Shih 2001)"),
+            ("variant", VARIANT_33[deescalate]),
+            ("eliminate", "a level with >= 2 DLT exceeds the MTD and is never used again"),
+        ]
+        if out is not None:
+            lines.append(("written to", str(out)))
+        _print_lines(lines)
+    emit(frame, fmt)
+
+
 def _show_next(
     s: _Setup,
     data: Path,
@@ -486,6 +504,10 @@ def register(app: typer.Typer) -> None:
         if user is not None and design is None:
             design = "boin"
         if table:
+            s = _setup(protocol, None if protocol else "1", design, target, cohort_size, max_n)
+            if s.design == "3+3" and user is None:
+                _show_table_33(deescalate, fmt, out)
+                return
             s = _setup(protocol, None if protocol else "1", "boin", target, cohort_size, max_n)
             _show_table(s, user, fmt, out)
             return

@@ -29,6 +29,7 @@ import numpy as np
 import polars as pl
 
 from hcctrial.errors import InputError
+from hcctrial.safety.decision_table import DecisionTable
 from hcctrial.safety.escalation import Decision
 
 COHORT = 3  # the "3" of 3+3 (Storer 1989).
@@ -148,3 +149,16 @@ def three_plus_three_oc(
         {"LEVEL": np.arange(1, k + 1), "TRUEP": p, "PSELECT": psel, "EN": en, "EDLT": edlt}
     )
     return ExactOC(table, p_none, float(en.sum()), float(edlt.sum()))
+
+
+def three_plus_three_table() -> DecisionTable:
+    """The 3+3 rules as a decision table (the module docstring's variant): with 3 patients,
+    0 DLT escalate, 1 stay (3 more), >= 2 the level exceeds the MTD (never used again; the
+    trial moves down or stops); with 6, <= 1 escalate, >= 2 exceeds the MTD."""
+    return DecisionTable(
+        n=(3, 6),
+        escalate_le=(0, 1),
+        deescalate_ge=(2, 2),
+        eliminate_ge=(2, 2),
+        source="3+3",
+    )
