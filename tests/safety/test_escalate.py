@@ -334,3 +334,27 @@ def test_three_plus_three_table_is_the_decision_rule() -> None:
                 assert dec.action == "stop" and dec.mtd == 0
             else:
                 assert (n, y, dec.action) == (3, 1, "stay")
+
+
+def test_vectorised_equals_loop_with_a_stricter_user_table() -> None:
+    """A table other than BOIN's own (escalation one DLT stricter, elimination one earlier)
+    gives identical trials vectorised and one at a time, with and without backfill."""
+    base = boin_table(0.3, 30)
+    frame = base.frame().with_columns(
+        (pl.col("ESCALATE_LE") - 1).clip(lower_bound=0).alias("ESCALATE_LE"),
+        (pl.col("ELIMINATE_GE") - 1)
+        .clip(lower_bound=pl.col("DEESCALATE_GE"))
+        .alias("ELIMINATE_GE"),
+    )
+    table = read_decision_table(frame.cast(pl.Utf8), file="strict.csv")
+    u = np.random.default_rng(5).random((300, 30))
+    for backfill in (0, 3):
+        kw = {"cohort_size": 3, "max_n": 30, "uniforms": u, "table": table,
+              "backfill_size": backfill}  # fmt: skip
+        vec = simulate_boin([0.05, 0.2, 0.35, 0.5], 0.3, **kw)  # type: ignore[arg-type]
+        loop = simulate_boin_loop([0.05, 0.2, 0.35, 0.5], 0.3, **kw)  # type: ignore[arg-type]
+        np.testing.assert_array_equal(vec.selected, loop.selected)
+        np.testing.assert_array_equal(vec.n, loop.n)
+        np.testing.assert_array_equal(vec.eliminated_from, loop.eliminated_from)
+    plain = simulate_boin([0.05, 0.2, 0.35, 0.5], 0.3, cohort_size=3, max_n=30, uniforms=u)
+    assert not np.array_equal(plain.n, vec.n)  # the table did change the trials
