@@ -107,14 +107,20 @@ def _run(kind: str, trials: int, queue: Any) -> None:
     queue.put(info)
 
 
-def measure(kind: str, trials: int) -> dict[str, Any]:
-    ctx = mp.get_context("spawn")
-    queue = ctx.Queue()
-    proc = ctx.Process(target=_run, args=(kind, trials, queue))
-    proc.start()
-    info: dict[str, Any] = queue.get()
-    proc.join()
-    return info
+def measure(kind: str, trials: int, repeat: int = 1) -> dict[str, Any]:
+    """The fastest of ``repeat`` runs, each in a fresh process (the machine is shared: the
+    minimum is the least disturbed run); all wall times are kept."""
+    runs = []
+    for _ in range(repeat):
+        ctx = mp.get_context("spawn")
+        queue = ctx.Queue()
+        proc = ctx.Process(target=_run, args=(kind, trials, queue))
+        proc.start()
+        runs.append(queue.get())
+        proc.join()
+    best: dict[str, Any] = min(runs, key=lambda r: r["wall_s"])
+    best["all_wall_s"] = [round(r["wall_s"], 2) for r in runs]
+    return best
 
 
 def check_agreement(trials: int) -> dict[str, Any]:
@@ -162,10 +168,11 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=10_000)
     parser.add_argument("--loop-trials", type=int, default=1_000)
     parser.add_argument("--trial-replicates", type=int, default=5)
+    parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
     agreement = check_agreement(200)
-    vec = measure("vectorised", args.trials)
-    loop = measure("loop", args.loop_trials)
+    vec = measure("vectorised", args.trials, args.repeat)
+    loop = measure("loop", args.loop_trials, args.repeat)
     whole = measure("simulate_trial", args.trial_replicates)
     demo = time_demo()
     # the fixed setup once, the per-replicate part scaled linearly
@@ -187,6 +194,11 @@ def main() -> None:
         "simulate_trial_subsample": whole,
         "simulate_trial_scaled_s": whole_scaled,
         "ratio_loop_over_vectorised": loop_scaled / vec["wall_s"],
+        "vectorised_replicates_s": max(vec["wall_s"] - vec["setup_s"], 1e-9),
+        "loop_replicates_scaled_s": per_rep * args.trials,
+        "ratio_replicates_loop_over_vectorised": per_rep
+        * args.trials
+        / max(vec["wall_s"] - vec["setup_s"], 1e-9),
         "ratio_simulate_trial_over_vectorised": whole_scaled / vec["wall_s"],
         "agreement": agreement,
         "demo": demo,
@@ -213,13 +225,19 @@ times are upper bounds. Design: {r["protocol"]}, {r["subjects"]} patients random
 effect HR {r["effect_hr"]:g}; each replicate draws patients from the screened eligible pool,
 simulates tumour assessments on the protocol calendar, PFS and OS, and runs a two-sided
 log-rank test of PFS and of OS, KM medians and ORR with exact CIs per arm. Each measurement
-runs in its own process (peak RSS of that process).
+runs in its own process (peak RSS of that process); the vectorised and loop rows are the
+fastest of {len(v["all_wall_s"])} runs (all: {v["all_wall_s"]} s and {lp["all_wall_s"]} s).
 
 | implementation | replicates | wall time | peak RSS | ratio |
 |---|---|---|---|---|
 | vectorised `operating_characteristics` | {v["trials"]:,} | {v["wall_s"]:.1f} s (of which {v["setup_s"]:.1f} s fixed setup: screening the pool) | {v["peak_rss_mb"]:,.0f} MB | 1 |
 | same simulation, statistics one replicate at a time (`hcctrial.endpoints`) | {lp["trials"]:,} run, scaled to {v["trials"]:,} | {r["loop_scaled_s"]:.1f} s (measured {lp["wall_s"]:.1f} s; setup counted once) | {lp["peak_rss_mb"]:,.0f} MB | {r["ratio_loop_over_vectorised"]:.1f}x |
 | one `simulate_trial` (SDTM) + response + endpoints + log-rank per replicate | {w["trials"]} run, scaled to {v["trials"]:,} | {r["simulate_trial_scaled_s"]:,.0f} s (measured {w["wall_s"]:.1f} s) | {w["peak_rss_mb"]:,.0f} MB | {r["ratio_simulate_trial_over_vectorised"]:,.0f}x |
+
+Without the fixed setup (screening the pool of virtual patients and building the calendar,
+the same work in both, timed as a 1-replicate run in each process): the replicates take
+{r["vectorised_replicates_s"]:.2f} s vectorised and {r["loop_replicates_scaled_s"]:.1f} s (scaled)
+one at a time, {r["ratio_replicates_loop_over_vectorised"]:.0f}x.
 
 Power of the PFS log-rank test at HR {r["effect_hr"]:g} (two-sided alpha 0.05, favouring the
 experimental arm): {v["power"]:.3f} (Monte Carlo SE {v["power_mcse"]:.3f}) over
