@@ -138,3 +138,17 @@ def test_current_level_required_for_per_level_counts() -> None:
         counts_from_table(df, ["a", "b"])
     with pytest.raises(InputError, match="no patients at the current level"):
         counts_from_table(df, ["a", "b"], current="b")
+
+
+def _python_examples() -> list[tuple[str, str]]:
+    text = DOC.read_text(encoding="utf-8")
+    return re.findall(r"```python\n(.*?)```\n\n```text\n(.*?)```", text, re.S)
+
+
+@pytest.mark.parametrize("index", range(len(_python_examples())))
+def test_python_examples_print_what_the_doc_shows(
+    index: int, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, shown = _python_examples()[index]
+    exec(compile(code, f"escalation.md python block {index + 1}", "exec"), {})
+    assert capsys.readouterr().out == shown

@@ -158,4 +158,7 @@ def test_missing_columns() -> None:
 
 def test_counts_per_dose_level() -> None:
     subjects, _, _ = _run()
-    assert dlt_counts(subjects).rows() == [("DL1", 3, 2), ("DL2", 1, 1)]
+    # DL2: S4 evaluable with a DLT; S5 never infused and S6 followed too short: not evaluable
+    assert dlt_counts(subjects).rows() == [("DL1", 3, 3, 2, 0), ("DL2", 3, 1, 1, 2)]
+    full = dlt_counts(subjects, levels=["DL1", "DL2", "DL3"])
+    assert full.rows()[-1] == ("DL3", 0, 0, 0, 0)

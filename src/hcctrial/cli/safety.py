@@ -139,7 +139,7 @@ def _dlt(
 ) -> tuple[list[pl.DataFrame], dict[str, Any]]:
     """The protocol's DLT rules over its DLT window per subject; counts per dose level."""
     from hcctrial.io.adsl import derive_adsl
-    from hcctrial.safety.dlt import evaluate_dlt
+    from hcctrial.safety.dlt import dlt_counts, evaluate_dlt
     from hcctrial.safety.dose_levels import derive_dose_level
     from hcctrial.safety.syndromes import problems_frame
 
@@ -193,22 +193,7 @@ def _dlt(
     tables["dlt_subjects"] = subjects
     tables["dlt_events"] = res.events
     if "DOSELVL" in subjects.columns and levels:
-        per = (
-            subjects.group_by("DOSELVL")
-            .agg(
-                pl.len().alias("TREATED"),
-                (pl.col("DLTEVLFL") == "Y").sum().alias("N"),
-                ((pl.col("DLTEVLFL") == "Y") & (pl.col("DLTFL") == "Y")).sum().alias("NDLT"),
-                (pl.col("DLTEVLFL") == "N").sum().alias("NOTEVAL"),
-            )
-            .rename({"DOSELVL": "LEVEL"})
-        )
-        counts = (
-            pl.DataFrame({"LEVEL": levels})
-            .join(per, on="LEVEL", how="left")
-            .with_columns(pl.exclude("LEVEL").fill_null(0).cast(pl.Int64))
-        )
-        tables["dlt_counts"] = counts
+        tables["dlt_counts"] = dlt_counts(subjects, levels=levels)
     prob = res.problems.with_columns(
         pl.lit("AE").alias("DOMAIN"),
         pl.lit(None, pl.Utf8).alias("VALUE"),

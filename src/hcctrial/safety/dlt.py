@@ -42,6 +42,7 @@ from hcctrial.dates import derive_date
 from hcctrial.errors import InputError, InputErrors, Problem
 from hcctrial.protocol import DLTRule, DLTSpec
 from hcctrial.safety.crs import _to_polars
+from hcctrial.safety.dlt_terms import _aliases, rule_term_problems
 
 BLOOD_SOC = "BLOOD AND LYMPHATIC SYSTEM DISORDERS"  # MedDRA / CTCAE v5.0 SOC name.
 # CTCAE v5.0 SOC "Blood and lymphatic system disorders" terms, for AEs without AEBODSYS.
@@ -75,13 +76,6 @@ HAEM_INVESTIGATIONS = frozenset(
 )
 CRS_TERM = "CYTOKINE RELEASE SYNDROME"  # MedDRA PT 10052015; CTCAE v5.0 term.
 ICANS_TERM = "IMMUNE EFFECTOR CELL-ASSOCIATED NEUROTOXICITY SYNDROME"  # MedDRA PT 10082160.
-
-# CTCAE terms whose MedDRA preferred term (AEDECOD) is spelled otherwise: CTCAE v5.0 "Fever"
-# is MedDRA LLT 10016558, whose PT is "Pyrexia" (10037660). A rule naming either matches both.
-TERM_ALIASES: dict[str, frozenset[str]] = {
-    "FEVER": frozenset({"FEVER", "PYREXIA"}),
-    "PYREXIA": frozenset({"FEVER", "PYREXIA"}),
-}
 
 _RELATED = {"RELATED", "Y", "YES", "PROBABLE", "PROBABLY RELATED", "DEFINITE"}
 _RELATED |= {"DEFINITELY RELATED", "DEFINITELY"}
@@ -208,48 +202,6 @@ def _prepare_ae(
         for r, s in ae.filter(pl.col("_REL").is_null()).select("AEROW", "USUBJID").iter_rows()
     ]
     return ae, problems
-
-
-def _aliases(term: str) -> frozenset[str]:
-    key = term.strip().upper()
-    return TERM_ALIASES.get(key, frozenset({key}))
-
-
-def rule_term_problems(spec: DLTSpec, terms: list[str], file: str | None = None) -> list[Problem]:
-    """Rule terms and exceptions that match no AE term of the data but are close to one.
-
-    A term the data lack is normal (no febrile neutropenia occurred); one that is *nearly* an
-    AE term ("Neutrophil count decrease") is likely misspelt, and then the rule silently
-    misses or fails to except that AE. Each such term is a problem naming the nearest terms.
-    """
-    import difflib
-
-    present = {t.strip().upper(): t for t in terms if t}
-    problems = []
-    for rule in spec.rules:
-        for kind, names in (
-            ("term", [rule.term] if rule.term else []),
-            ("exception", rule.exceptions),
-        ):
-            for name in names:
-                if _aliases(name) & set(present):
-                    continue
-                near = difflib.get_close_matches(
-                    name.strip().upper(), list(present), n=2, cutoff=0.75
-                )
-                if near:
-                    problems.append(
-                        Problem(
-                            f"DLT rule {rule.id}: {kind} {name!r} matches no AE term; did you mean "
-                            + " or ".join(repr(present[n]) for n in near)
-                            + "?",
-                            file=file,
-                            column="AEDECOD",
-                            value=name,
-                            expected="the AEDECOD spelling of the data",
-                        )
-                    )
-    return problems
 
 
 def _attribution_ok(attribution: str) -> pl.Expr:
@@ -504,18 +456,34 @@ def evaluate_dlt(
     return DLTResult(subjects=subjects, events=events, problems=prob)
 
 
-def dlt_counts(subjects: pl.DataFrame, level: str = "DOSELVL") -> pl.DataFrame:
-    """Per dose level: evaluable patients and patients with a DLT (the escalation input).
+def dlt_counts(
+    subjects: pl.DataFrame, level: str = "DOSELVL", levels: list[str] | None = None
+) -> pl.DataFrame:
+    """Per dose level: subjects, the evaluable ones, those with a DLT, those not evaluable.
 
-    Returns ``LEVEL, N, NDLT`` over evaluable subjects (``DLTEVLFL = Y``), ordered by level as
-    it first appears.
+    Returns ``LEVEL, SUBJECTS, N, NDLT, NOTEVAL`` (``SUBJECTS`` includes subjects never
+    infused, who are not evaluable): ``N`` evaluable subjects (``DLTEVLFL = Y``),
+    ``NDLT`` of them with a DLT (the escalation input). ``levels``: every level of the
+    protocol in its order (levels nobody was treated at get zeros); default: the levels as
+    they first appear. Subjects without a level are not counted.
     """
     if level not in subjects.columns:
         raise InputError("subject table has no dose level column", column=level)
-    return (
-        subjects.filter(pl.col("DLTEVLFL") == "Y")
+    evaluable = pl.col("DLTEVLFL") == "Y"
+    per = (
+        subjects.filter(pl.col(level).is_not_null())
         .group_by(level, maintain_order=True)
-        .agg(pl.len().cast(pl.Int64).alias("N"), (pl.col("DLTFL") == "Y").sum().alias("NDLT"))
+        .agg(
+            pl.len().alias("SUBJECTS"),
+            evaluable.sum().alias("N"),
+            (evaluable & (pl.col("DLTFL") == "Y")).sum().alias("NDLT"),
+            (~evaluable).sum().alias("NOTEVAL"),
+        )
         .rename({level: "LEVEL"})
-        .with_columns(pl.col("NDLT").cast(pl.Int64))
+        .with_columns(pl.col("LEVEL").cast(pl.Utf8))
     )
+    if levels is not None:
+        per = pl.DataFrame({"LEVEL": levels}, schema={"LEVEL": pl.Utf8}).join(
+            per, on="LEVEL", how="left"
+        )
+    return per.with_columns(pl.exclude("LEVEL").fill_null(0).cast(pl.Int64))
