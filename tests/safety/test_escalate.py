@@ -358,3 +358,24 @@ def test_vectorised_equals_loop_with_a_stricter_user_table() -> None:
         np.testing.assert_array_equal(vec.eliminated_from, loop.eliminated_from)
     plain = simulate_boin([0.05, 0.2, 0.35, 0.5], 0.3, cohort_size=3, max_n=30, uniforms=u)
     assert not np.array_equal(plain.n, vec.n)  # the table did change the trials
+
+
+def test_design_operating_characteristics_api() -> None:
+    """The engine behind ``escalate --simulate``: 3+3 is the exact enumeration; BOIN's
+    selection plus no-MTD sums to 100%; bad combinations are refused."""
+    from hcctrial.safety.escalation_oc import design_operating_characteristics
+    from hcctrial.safety.three_plus_three import three_plus_three_oc
+
+    p = [0.05, 0.15, 0.35]
+    exact = design_operating_characteristics("3+3", p)
+    ref = three_plus_three_oc(p)
+    np.testing.assert_allclose(exact.table["PSELECT"], 100 * ref.table["PSELECT"], atol=1e-12)
+    assert exact.overall["p_early_stop"] == pytest.approx(100 * ref.p_none)
+    boin = design_operating_characteristics("boin", p, target=0.3, trials=500)
+    assert boin.table["PSELECT"].sum() + boin.overall["p_none"] == pytest.approx(100.0)
+    with pytest.raises(InputError, match="not 3\\+3"):
+        design_operating_characteristics("3+3", p, backfill_size=3)
+    with pytest.raises(InputError, match="unknown design"):
+        design_operating_characteristics("crm", p)
+    with pytest.raises(InputError, match="target"):
+        design_operating_characteristics("boin", p)

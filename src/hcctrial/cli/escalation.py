@@ -135,16 +135,11 @@ def _print_lines(lines: list[tuple[str, str]]) -> None:
         console.print(f"{key.ljust(width)}  {value}", highlight=False, soft_wrap=True)
 
 
-#: The 3+3 variant in words (hcctrial.safety.three_plus_three, Storer 1989 design A with the
-#: Lin and Shih 2001 A+B de-escalation, A = B = 3).
-VARIANT_33 = {
-    True: "0/3 DLT escalate; 1/3 treat 3 more, <= 1/6 escalate; >= 2 DLT (of 3 or 6): the level "
-    "exceeds the MTD and the next lower level is the MTD once it has 6 patients with <= 1/6 "
-    "(3 more are treated there if it has 3); passing the highest level selects it",
-    False: "0/3 DLT escalate; 1/3 treat 3 more, <= 1/6 escalate; >= 2 DLT (of 3 or 6): the level "
-    "exceeds the MTD and the next lower level is the MTD as it stands (3 or 6 patients); "
-    "passing the highest level selects it",
-}
+def _variant(deescalate: bool) -> str:
+    """The 3+3 variant in words (imported late: the CLI starts without SciPy)."""
+    from hcctrial.safety.escalation_oc import VARIANT_33
+
+    return VARIANT_33[deescalate]
 
 
 def _read_csv(path: Path, what: str) -> pl.DataFrame:
@@ -175,95 +170,41 @@ def _oc(
     backfill_cap: int | None = None,
 ) -> dict[str, Any]:
     from hcctrial.safety.escalation import parse_true_rates
-
-    if s.design == "3+3" and (table is not None or backfill):
-        raise InputError(
-            "decision tables and backfill are simulated for BOIN, not 3+3",
-            expected="--design boin",
-        )
+    from hcctrial.safety.escalation_oc import design_operating_characteristics
 
     rates = parse_true_rates(true_dlt)
     if rates.size != len(s.levels):
         raise InputError(
             f"{rates.size} true DLT rates for {len(s.levels)} dose levels", value=true_dlt
         )
-    extra: list[tuple[str, str]] = []
-    if s.design == "3+3":
-        from hcctrial.safety.three_plus_three import three_plus_three_oc
-
-        ex = three_plus_three_oc(rates, start=s.start, deescalate=deescalate)
-        out_table = ex.table.select(
-            pl.Series("LEVEL", s.levels),
-            pl.Series("DOSE", s.labels),
-            "TRUEP",
-            (100 * pl.col("PSELECT")).alias("PSELECT"),
-            pl.col("EN").alias("MEAN_N"),
-            pl.col("EDLT").alias("MEAN_DLT"),
-        )
-        overall = {
-            "p_none": 100 * ex.p_none,
-            "p_early_stop": 100 * ex.p_none,
-            "mean_n": ex.expected_n,
-            "mean_dlt": ex.expected_dlt,
-        }
-        method = "exact enumeration (no Monte Carlo error)"
-        variant = "with" if deescalate else "without"
-        rule = f"3+3 {variant} de-escalation (Storer 1989; Lin and Shih 2001)"
-        extra.append(("variant", VARIANT_33[deescalate]))
-    else:
-        from hcctrial.safety.boin import boin_boundaries
-        from hcctrial.safety.boin_simulation import operating_characteristics, simulate_boin
-
-        assert s.target is not None
-        if trials < 1:
-            raise InputError("number of trials must be >= 1", value=trials)
-        if backfill < 0 or (backfill_cap is not None and backfill_cap < 1):
-            raise InputError("--backfill takes >= 0 patients, --backfill-cap >= 1")
-        sim = simulate_boin(
-            rates,
-            s.target,
-            n_trials=trials,
-            cohort_size=s.cohort_size,
-            max_n=s.max_n,
-            start=s.start,
-            seed=seed,
-            p_saf=s.p_saf,
-            p_tox=s.p_tox,
-            cutoff=s.cutoff,
-            table=table,
-            backfill_size=backfill,
-            backfill_cap=backfill_cap,
-        )
-        tab, overall = operating_characteristics(sim)
-        out_table = tab.select(
-            pl.Series("LEVEL", s.levels),
-            pl.Series("DOSE", s.labels),
-            *[c for c in tab.columns if c != "LEVEL"],
-        )
-        lam_e, lam_d = boin_boundaries(s.target, s.p_saf, s.p_tox)
-        method = f"{trials} simulated trials (seed {seed}); SE = Monte Carlo standard error"
-        rule = (
-            f"BOIN (Liu and Yuan 2015), target {s.target:g}, lambda_e {lam_e:.4f}, "
-            f"lambda_d {lam_d:.4f}, elimination Pr(p > target) > {s.cutoff:g} with n >= 3"
-        )
-        if table is not None:
-            rule = f"BOIN with the decision table {table.source} (MTD: target {s.target:g})"
-        if backfill:
-            cap = f", at most {backfill_cap} patients per level" if backfill_cap else ""
-            extra.append(
-                (
-                    "backfill",
-                    f"{backfill} patients at the highest cleared level below the next cohort's "
-                    f"after each cohort{cap}; closed from a level whose pooled DLT rate "
-                    "reaches the de-escalation boundary",
-                )
-            )
+    oc = design_operating_characteristics(
+        s.design,
+        rates,
+        target=s.target,
+        start=s.start,
+        cohort_size=s.cohort_size,
+        max_n=s.max_n,
+        trials=trials,
+        seed=seed,
+        deescalate=deescalate,
+        p_saf=s.p_saf,
+        p_tox=s.p_tox,
+        cutoff=s.cutoff,
+        table=table,
+        backfill_size=backfill,
+        backfill_cap=backfill_cap,
+    )
+    out_table = oc.table.select(
+        pl.Series("LEVEL", s.levels),
+        pl.Series("DOSE", s.labels),
+        *[c for c in oc.table.columns if c != "LEVEL"],
+    )
     return {
-        "design": rule,
-        "method": method,
+        "design": oc.design,
+        "method": oc.method,
         "table": out_table,
-        "overall": overall,
-        "extra": extra,
+        "overall": oc.overall,
+        "extra": oc.notes,
     }
 
 
@@ -374,7 +315,7 @@ def _show_table_33(deescalate: bool, fmt: OutputFormat, out: Path | None) -> Non
     if fmt is OutputFormat.table:
         lines = [
             ("design", "3+3 (Storer 1989; Lin and Shih 2001)"),
-            ("variant", VARIANT_33[deescalate]),
+            ("variant", _variant(deescalate)),
             ("eliminate", "a level with >= 2 DLT exceeds the MTD and is never used again"),
         ]
         if out is not None:
@@ -425,7 +366,7 @@ def _show_next(
         "rule": dec.rule,
     }
     if s.design == "3+3":
-        result["variant"] = VARIANT_33[deescalate]
+        result["variant"] = _variant(deescalate)
     paths = None
     if pathways:
         paths = transition_pathways(
