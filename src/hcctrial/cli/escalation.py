@@ -372,10 +372,14 @@ def _show_next(
         paths = transition_pathways(
             s.design, counts, cohorts=pathways, cohort_size=s.cohort_size, **opts
         )
+    flat = summary.with_columns(*[pl.lit(v).alias(k.upper()) for k, v in result.items()])
     if out is not None:
-        summary.with_columns(*[pl.lit(v).alias(k.upper()) for k, v in result.items()]).write_csv(
-            out
-        )
+        flat.write_csv(out)
+    if fmt is OutputFormat.csv:  # one table: the levels with the decision on every row
+        emit(flat, fmt)
+        if paths is not None:
+            emit(paths, fmt)
+        return
     if fmt is OutputFormat.json:
         extra: dict[str, Any] = {"levels": summary.to_dicts()}
         if paths is not None:
