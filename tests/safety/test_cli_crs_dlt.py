@@ -79,7 +79,7 @@ def test_dose_level_unknown_is_reported(study: Path, tmp_path: Path) -> None:
     problems = pl.read_csv(out / "problems.csv")
     assert "dose level not known" in problems.filter(pl.col("USUBJID") == 104)["MESSAGE"][0]
     counts = pl.read_csv(out / "dlt_counts.csv")
-    assert counts["TREATED"].to_list() == [3, 0, 0]
+    assert counts["SUBJECTS"].to_list() == [3, 0, 0]
     assert main(["safety", "--data", str(study), "--out", str(out), "--protocol",
                  "il1rap-car-t", "--dlt-cutoff", "May"]) == 1  # fmt: skip
 
