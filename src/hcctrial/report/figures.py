@@ -122,7 +122,7 @@ def kaplan_meier_figure(
             ax.plot(c / time_scale, y, "|", color=colour, markersize=7)
     ax.set_ylim(-0.02, 1.02)
     ax.set_xlim(left=0)
-    ax.set_ylabel("Probability")
+    ax.set_ylabel(f"{title} probability" if len(title) < 30 else "Probability")
     ax.set_xlabel(f"Time ({time_unit})")
     ax.set_title(title, loc="left", fontsize=10)
     if len(curves) > 1:
