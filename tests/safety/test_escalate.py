@@ -379,3 +379,21 @@ def test_design_operating_characteristics_api() -> None:
         design_operating_characteristics("crm", p)
     with pytest.raises(InputError, match="target"):
         design_operating_characteristics("boin", p)
+
+
+@settings(max_examples=40, deadline=None)
+@given(_trial(), st.integers(0, 3), st.integers(0, 2**32 - 1), st.sampled_from([None, 12]))
+def test_no_cohort_is_ever_treated_at_an_eliminated_level(
+    trial: tuple[int, list[int], list[float]], backfill: int, seed: int, cap: int | None
+) -> None:
+    """Every cohort of every simulated trial, main or backfill, goes below the lowest level
+    eliminated before it (the per-trial reference, identical to the vectorised run)."""
+    _, _, p = trial
+    trace: list[tuple[int, str, int, int]] = []
+    u = np.random.default_rng(seed).random((60, 24))
+    loop = simulate_boin_loop(p, 0.3, max_n=24, uniforms=u, backfill_size=backfill,
+                              backfill_cap=cap, trace=trace)  # fmt: skip
+    assert trace and all(level < banned for _, _, level, banned in trace)
+    vec = simulate_boin(p, 0.3, max_n=24, uniforms=u, backfill_size=backfill, backfill_cap=cap)
+    np.testing.assert_array_equal(vec.n, loop.n)
+    np.testing.assert_array_equal(vec.selected, loop.selected)

@@ -256,11 +256,14 @@ def simulate_boin_loop(
     table: DecisionTable | None = None,
     backfill_size: int = 0,
     backfill_cap: int | None = None,
+    trace: list[tuple[int, str, int, int]] | None = None,
 ) -> Simulation:
     """The same trials one at a time through :func:`~hcctrial.safety.boin.boin_decision`.
 
     The reference :func:`simulate_boin` is checked against trial by trial on shared uniforms,
-    and the straightforward loop it is benchmarked against.
+    and the straightforward loop it is benchmarked against. ``trace``: a list that receives
+    ``(trial, "main" | "backfill", level, lowest level eliminated so far or k)`` for every
+    cohort, in the order treated.
     """
     p = _check_sim(true_p, start, cohort_size, max_n)
     k = p.size
@@ -282,6 +285,8 @@ def simulate_boin_loop(
 
         u = uniforms[trial]
         while True:
+            if trace is not None:
+                trace.append((trial, "main", d, eliminated[0] if eliminated else k))
             pos = _treat(u, p, n, y, d, cohort_size, pos, max_n)
             dec = boin_decision(n, y, d, target, max_n=max_n, n_earlystop=n_earlystop, table=table)
             eliminated = dec.eliminated or eliminated
@@ -301,6 +306,8 @@ def simulate_boin_loop(
                 continue
             b = max(open_)
             before = pos
+            if trace is not None:
+                trace.append((trial, "backfill", b, eliminated[0] if eliminated else k))
             pos = _treat(u, p, n, y, b, backfill_size, pos, max_n)
             bf[b] += pos - before
             check = boin_decision(n, y, b, target, table=table)  # elimination at b
