@@ -47,6 +47,7 @@ class EfficacyResults:
     response_problems: pl.DataFrame
     endpoints: EndpointsResult
     origin: str
+    design: str = "randomized"  # randomized | non-randomized | dose-escalation | single-arm
 
 
 def response_criteria(protocol: Protocol) -> ResponseCriteria:
@@ -116,6 +117,13 @@ def efficacy_results(protocol: Protocol, data: StudyData, adsl: pl.DataFrame) ->
         response_problems=pl.concat([timepoints.problems, best.problems], how="diagonal_relaxed"),
         endpoints=endpoints,
         origin=origin,
+        design=(
+            "dose-escalation"
+            if protocol.design.dose_escalation is not None
+            else "randomized"
+            if protocol.design.randomization is not None
+            else str(protocol.design.allocation)
+        ),
     )
 
 
@@ -299,13 +307,24 @@ def survival_section(results: EfficacyResults) -> Section:
         "Time-to-event endpoints by arm: events/N, median in months (95% CI), "
         "Kaplan-Meier landmark rates (95% CI); NR = not reached, NE = not estimable",
     )
-    if ep.comparison.height and ep.comparison["ESTIMATE"].is_null().all():
+    if results.design == "dose-escalation":
+        section.add_text(
+            "Dose levels are described, not compared: the cohorts of a dose-escalation study "
+            "are sequential and not randomized, so a hazard ratio or a rate difference between "
+            "levels has no causal reading (tables/endpoints_comparison.csv has them anyway)."
+        )
+    elif ep.comparison.height and ep.comparison["ESTIMATE"].is_null().all():
         section.add_text(
             "No comparison between arms: "
             + str(ep.comparison["NOTE"].drop_nulls().first() or "fewer than two arms")
             + "."
         )
     elif ep.comparison.height:
+        if results.design != "randomized":
+            section.add_text(
+                "The arms were not randomized: the comparison below is descriptive, and "
+                "differences between the arms may reflect who was allocated to them."
+            )
         section.add_table(
             comparison_table(ep.comparison),
             "Comparison between arms (Cox HR with 95% Wald CI, HR < 1 favours the first arm "
@@ -418,6 +437,10 @@ def time_to_event_table(tte: pl.DataFrame) -> pl.DataFrame:
     return pl.DataFrame(out)
 
 
+def _count(x: int | None, n: int | None) -> str:
+    return "-" if x is None or n is None else f"{x} / {n}"
+
+
 def _p(p: float | None) -> str:
     if p is None or p != p:
         return "-"
@@ -449,7 +472,7 @@ def comparison_table(comparison: pl.DataFrame) -> pl.DataFrame:
                         else "-"
                     ),
                     "Log-rank p": _p(lr["ESTIMATE"]) if lr else "-",
-                    "Events / N": f"{hr['X']} / {hr['N']}",
+                    "Events / N": _count(hr["X"], hr["N"]),
                 }
             )
         for name, row in stat.items():
@@ -462,7 +485,7 @@ def comparison_table(comparison: pl.DataFrame) -> pl.DataFrame:
                         "Estimate": _interval(row["ESTIMATE"], row["LOWER"], row["UPPER"], 100),
                         "Profile-likelihood 95% CI": "-",
                         "Log-rank p": "-",
-                        "Events / N": f"{row['X']} / {row['N']}",
+                        "Events / N": _count(row["X"], row["N"]),
                     }
                 )
     return pl.DataFrame(out)
