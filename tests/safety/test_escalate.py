@@ -29,10 +29,11 @@ def _json(capsys: pytest.CaptureFixture[str], argv: list[str]) -> Any:
 
 
 def test_escalate_needs_exactly_one_mode(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["escalate"]) == 1
+    assert main(["escalate"]) == 2  # usage error
     assert "give one of --cohorts FILE, --simulate or --table" in capsys.readouterr().err
-    assert main(["escalate", "--simulate", "--table"]) == 1
-    assert main(["escalate", "--simulate"]) == 1
+    assert main(["escalate", "--simulate", "--table"]) == 2
+    assert "--simulate and --table" in capsys.readouterr().err
+    assert main(["escalate", "--simulate"]) == 1  # bad input: the rates are missing
     assert "--true-tox" in capsys.readouterr().err
 
 

@@ -439,11 +439,11 @@ def register(app: typer.Typer) -> None:
         characteristics (--simulate) or the decision table (--table)."""
         modes = [m for m, on in (("--cohorts", cohorts is not None), ("--simulate", simulate),
                                  ("--table", table)) if on]  # fmt: skip
-        if len(modes) != 1:
-            raise InputError(
-                "give one of --cohorts FILE, --simulate or --table",
-                value=" ".join(modes) or None,
-                expected="e.g. hcctrial escalate --protocol ID --cohorts cohorts.csv",
+        if len(modes) != 1:  # a usage error (exit code 2), not bad input
+            got = f" (got {' and '.join(modes)})" if modes else ""
+            raise typer.BadParameter(
+                f"give one of --cohorts FILE, --simulate or --table{got}; e.g. "
+                "hcctrial escalate --protocol ID --cohorts cohorts.csv"
             )
         user = _user_table(decision_table)
         if user is not None and design is None:
