@@ -761,7 +761,7 @@ def query_action(
 
 @router.get("/audit", tags=["audit"])
 def audit_trail(
-    after: Annotated[int, QueryParam(ge=0, le=2**62)] = 0,
+    after: Annotated[int, QueryParam(ge=0, le=MAX_ID)] = 0,
     limit: Annotated[int, QueryParam(ge=1, le=1000)] = 100,
     principal: Principal = Depends(principal_dep),
     session: Session = Depends(db_session),
