@@ -1,4 +1,4 @@
-"""Every ``$ hcctrial`` example in README.md, docs/readme/data.md and docs/readme/protocol.md
+"""Every ``$ hcctrial`` example in README.md and docs/readme/{data,protocol,screening}.md
 is run, in order, and its output compared with what the page shows: documentation that cannot
 go stale.
 
@@ -24,7 +24,10 @@ from hcctrial.cli import main
 WIDTH = 100
 FILE_BLOCK = re.compile(r"<!-- file: ([^ ]+) -->\n```[a-z]*\n(.*?)```", re.S)
 ROOT = Path(__file__).resolve().parents[2]
-PAGES = [ROOT / "README.md", *(ROOT / "docs" / "readme" / f"{n}.md" for n in ("data", "protocol"))]
+PAGES = [
+    ROOT / "README.md",
+    *(ROOT / "docs" / "readme" / f"{n}.md" for n in ("data", "protocol", "screening")),
+]
 
 
 def examples(page: Path) -> list[tuple[str, str, int]]:
@@ -44,7 +47,10 @@ def examples(page: Path) -> list[tuple[str, str, int]]:
 
 
 def _normal(text: str) -> str:
-    text = text.replace("\r\n", "\n")
+    """Line ends, trailing blanks, a progress bar's elapsed time and today's date (the limit of
+    'a date in the future') do not count."""
+    text = re.sub(r" \d+:\d\d:\d\d$", " <elapsed>", text.replace("\r\n", "\n"), flags=re.M)
+    text = re.sub(r"on or before \d{4}-\d\d-\d\d", "on or before <today>", text)
     return "\n".join(line.rstrip() for line in text.rstrip("\n").splitlines())
 
 

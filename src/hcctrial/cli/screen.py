@@ -60,7 +60,7 @@ def _patient_table(decision: Any) -> Table:
     table = Table(
         title=f"{decision.patient_id} - {decision.protocol_id} as of {decision.as_of}: "
         f"[{style}]{decision.decision.upper()}[/{style}]",
-        caption=decision.detail,
+        caption=_caption(decision),
         show_lines=True,
     )
     for name in ("criterion", "kind", "result", "values used", "comparison / reason"):
@@ -78,6 +78,16 @@ def _patient_table(decision: Any) -> Table:
             why,
         )
     return table
+
+
+def _caption(decision: Any) -> str:
+    """The decision's detail, with the input problems counted (they are listed below)."""
+    detail = str(decision.detail)
+    if "input problems: " in detail:
+        head = detail.split("input problems: ")[0].rstrip(" |")
+        tail = f"input problems: {len(decision.problems)} (listed below the table)"
+        return f"{head} | {tail}" if head else tail
+    return detail
 
 
 def _short_reason(decision: Any) -> str:
@@ -184,16 +194,20 @@ def _screen_patients(spec: str, path: Path, day: date, fmt: OutputFormat, out: P
             )
         if len(decisions) > 1:
             summary = decisions_table(decisions).select(
-                "USUBJID",
-                "PROTOCOL",
-                "DECISION",
-                pl.Series("WHY", [_short_reason(d) for d in decisions]),
-                "N_FAILS",
-                "N_UNKNOWN",
-                "N_PENDING",
-                pl.Series("N_PROBLEMS", [len(d.problems) for d in decisions]),
+                pl.col("USUBJID").alias("patient"),
+                pl.col("PROTOCOL").alias("protocol"),
+                pl.col("DECISION").alias("decision"),
+                pl.Series("why", [_short_reason(d) for d in decisions]),
+                pl.col("N_FAILS").alias("fails"),
+                pl.col("N_UNKNOWN").alias("unknown"),
+                pl.col("N_PENDING").alias("pending"),
+                pl.Series("problems", [len(d.problems) for d in decisions]),
             )
-            emit(summary, fmt, title="Screening decisions")
+            title = "Screening decisions"
+            if summary["protocol"].n_unique() == 1:
+                title += f" ({decisions[0].protocol_id})"
+                summary = summary.drop("protocol")
+            emit(summary, fmt, title=title)
     else:
         emit(log, fmt)
 
@@ -238,12 +252,19 @@ def _screen_omop(spec: str, url: str, day: date, out: Path | None, fmt: OutputFo
             )
         )
         return
+    counts = result.counts.drop("JUDGEMENT")
+    if fmt is OutputFormat.table:  # words that wrap in a narrow terminal; files keep the names
+        summary = summary.rename(_SUMMARY_HEADERS)
+        if len(protocols) == 1:
+            counts = counts.drop("PROTOCOL")  # it is in the title
+        counts = counts.rename(_COUNT_HEADERS, strict=False)
     emit(
         summary,
         fmt,
         title=f"Decisions as of {day} ({result.decisions['person_id'].n_unique()} persons)",
     )
-    emit(result.counts.drop("JUDGEMENT"), fmt, title="CONSORT-style counts per criterion")
+    which = f" of {protocols[0].id}" if len(protocols) == 1 else ""
+    emit(counts, fmt, title=f"CONSORT-style counts per criterion{which}")
     if result.problems.height:
         problems_path = out.with_name(out.stem + "_problems.csv")
         result.problems.write_csv(problems_path)
@@ -253,6 +274,27 @@ def _screen_omop(spec: str, url: str, day: date, out: Path | None, fmt: OutputFo
             soft_wrap=True,
         )
     err_console.print(f"wrote {out} and {counts_path}", soft_wrap=True)
+
+
+_SUMMARY_HEADERS = {
+    "PROTOCOL": "protocol",
+    "PERSONS": "persons",
+    "ELIGIBLE": "eligible",
+    "PENDING_JUDGEMENT": "pending judgement",
+    "INCOMPLETE_DATA": "incomplete (data)",
+    "INELIGIBLE": "ineligible",
+    "WITH_PROBLEMS": "with input problems",
+}
+_COUNT_HEADERS = {
+    "PROTOCOL": "protocol",
+    "CRITID": "criterion",
+    "CRITKIND": "kind",
+    "N_FAILED": "failed",
+    "N_UNKNOWN": "unknown",
+    "N_PENDING": "pending",
+    "N_EXCLUDED_HERE": "excluded here",
+    "N_REMAINING": "remaining",
+}
 
 
 def _omop_summary(decisions: pl.DataFrame) -> pl.DataFrame:
