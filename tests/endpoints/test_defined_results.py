@@ -101,3 +101,21 @@ def test_log_rank_by_hand_when_one_arm_has_no_events() -> None:
     assert res.exp[0] == pytest.approx(1.15, rel=1e-12)
     assert res.var[0][0] == pytest.approx(0.6775, rel=1e-12)
     assert res.chisq == pytest.approx((3 - 1.15) ** 2 / 0.6775, rel=1e-12)
+
+
+def test_median_on_a_plateau_at_one_half_up_to_rounding_follows_r() -> None:
+    """17 events at days 1..17, then 17 censored at day 100: S(t) is 0.5 from day 17 on, but the
+    product limit gives 0.4999999999999999 in floating point. R survival 3.5.3:
+    ``quantile(survfit(Surv(c(1:17, rep(100, 17)), c(rep(1, 17), rep(0, 17))) ~ 1), 0.5)``
+    gives 58.5 (the midpoint of the plateau to the last follow-up), lower limit 13."""
+    import numpy as np
+
+    from hcctrial.endpoints.km import kaplan_meier
+
+    time = np.r_[np.arange(1, 18), np.full(17, 100.0)]
+    event = np.r_[np.ones(17), np.zeros(17)]
+    fit = kaplan_meier(time, event)
+    assert fit.surv[-1] != 0.5  # the rounding this test is about
+    median = fit.median()
+    assert median.estimate == 58.5
+    assert median.lower == 13

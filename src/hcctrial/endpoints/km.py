@@ -276,7 +276,8 @@ def _findq(x: FloatArray, y: FloatArray, p: float, tol: float = _R_TOLERANCE) ->
     ``y`` is non-decreasing with possible NaN (undefined CI limits), which are ignored like R's
     ``approx(na.rm = TRUE)``. Returns ``None`` when ``y`` never reaches ``p``.
     """
-    if y.size == 0 or not np.isfinite(y).any() or np.nanmax(y) < p:
+    # the same tolerance as the plateau test below: a curve at 0.5 up to rounding reaches 0.5
+    if y.size == 0 or not np.isfinite(y).any() or np.nanmax(y) < p - tol:
         return None
     xmax = float(x[-1])
     # duplicated(y): keep the first occurrence of each value (NaN counted as one value)
