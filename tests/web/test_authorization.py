@@ -33,6 +33,7 @@ from fastapi.testclient import TestClient
 from hcctrial.web.api import router as api_router
 from hcctrial.web.app import create_app
 from hcctrial.web.auth import PERMISSIONS
+from hcctrial.web.forms import router as forms_router
 from hcctrial.web.pages import router as pages_router
 
 from .conftest import PASSWORD, ROLE_SCOPE, SITE_B_USERS, Template, build_study
@@ -90,6 +91,99 @@ FORM_BODIES: dict[str, Callable[[dict[str, Any], str], Any]] = {
     "AE": lambda ids, site: {"AETERM": "Fever", "AETOXGR": "1", "AESTDTC": "2026-01-06"},
     "EX": lambda ids, site: {"EXTRT": "TACE", "EXSTDTC": "2026-01-06"},
 }
+
+PAGE_FORMS = [
+    Case(
+        "GET",
+        "/subjects/{subject_id}/forms/{domain}",
+        "/subjects/{subject}/forms/TU",
+        "subject.write",
+        "subject",
+    ),
+    Case(
+        "POST",
+        "/subjects/{subject_id}/forms/{domain}",
+        "/subjects/{subject}/forms/LB",
+        "subject.write",
+        "subject",
+        _lab,
+        form=True,
+    ),
+    Case(
+        "POST",
+        "/subjects/{subject_id}/transition",
+        "/subjects/{subject}/transition",
+        "subject.write",
+        "subject",
+        lambda ids, site: {"to": "consented", "date": "2026-01-06"},
+        form=True,
+    ),
+    Case(
+        "POST",
+        "/subjects/{subject_id}/queries",
+        "/subjects/{subject}/queries",
+        "query.open",
+        "subject",
+        lambda ids, site: {"text": "check"},
+        form=True,
+    ),
+    Case(
+        "POST",
+        "/queries/{query_id}/{action}",
+        "/queries/{query}/answer",
+        "query.answer",
+        "subject",
+        lambda ids, site: {"text": "done"},
+        form=True,
+    ),
+    Case(
+        "POST",
+        "/queries/{query_id}/{action}",
+        "/queries/{query}/close",
+        "query.close",
+        "subject",
+        lambda ids, site: {"text": "closed"},
+        form=True,
+    ),
+    Case(
+        "POST",
+        "/records/{record_id}/sign",
+        "/records/{record}/sign",
+        "record.sign",
+        "subject",
+        lambda ids, site: {"password": PASSWORD, "meaning": "approval"},
+        form=True,
+    ),
+    Case("GET", "/subjects/new", "/subjects/new", "subject.write", "global"),
+    Case(
+        "POST",
+        "/subjects/new",
+        "/subjects/new",
+        "subject.write",
+        "site",
+        lambda ids, site: {
+            "site_id": ids[f"site_{site}"],
+            "subjid": "P1",
+            "sex": "F",
+            "screened_dtc": "2026-01-05",
+        },
+        form=True,
+    ),
+    Case("GET", "/password", "/password", None, "self"),
+    Case(
+        "POST",
+        "/password",
+        "/password",
+        None,
+        "self",
+        lambda ids, site: {
+            "current_password": PASSWORD,
+            "new_password": "another long one",
+            "new_password_again": "another long one",
+        },
+        form=True,
+    ),
+]
 
 CASES: list[Case] = [
     # Sign-in and the user's own account.
@@ -298,12 +392,13 @@ CASES: list[Case] = [
         lambda ids, site: {**_lab(ids, site)},
         form=True,
     ),
+    *PAGE_FORMS,
 ]
 
 
 def _route_keys() -> set[tuple[str, str]]:
     keys = set()
-    for route in [*api_router.routes, *pages_router.routes]:
+    for route in [*api_router.routes, *forms_router.routes, *pages_router.routes]:
         for method in getattr(route, "methods", set()) - {"HEAD"}:
             keys.add((method, route.path))  # type: ignore[attr-defined]
     return keys

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -48,6 +49,35 @@ def _problems_json(exc: HcctrialError) -> list[dict[str, object]]:
         loc = ["body", p.column] if p.column else ["body"]
         out.append({"loc": loc, "msg": text, "type": "input"})
     return out
+
+
+#: Headers of every answer: nothing is loaded from outside the machine (CSP), no framing, no
+#: MIME sniffing, no referrer (OWASP Secure Headers Project).
+SECURITY_HEADERS = [
+    (b"content-security-policy", b"default-src 'self'; frame-ancestors 'none'; form-action 'self'"),
+    (b"x-frame-options", b"DENY"),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"no-referrer"),
+]
+
+
+class SecurityHeadersMiddleware:
+    """Add :data:`SECURITY_HEADERS` to every HTTP answer."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), *SECURITY_HEADERS]
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
 
 
 class RefuseNulMiddleware:
@@ -133,6 +163,7 @@ def create_app(url: str, *, migrate: bool = True, secure_cookies: bool = False) 
     if migrate:
         upgrade_database(url)
     from hcctrial.web.api import router
+    from hcctrial.web.forms import router as forms_router
     from hcctrial.web.pages import router as pages_router
 
     app = FastAPI(
@@ -148,9 +179,11 @@ def create_app(url: str, *, migrate: bool = True, secure_cookies: bool = False) 
     app.state.secure_cookies = secure_cookies
     _install_handlers(app)
     app.include_router(router)
+    app.include_router(forms_router)  # before the pages: /subjects/new is not a subject id
     app.include_router(pages_router)
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
     app.add_middleware(RefuseNulMiddleware)
+    app.add_middleware(SecurityHeadersMiddleware)
     return app
 
 

@@ -18,7 +18,7 @@ from starlette.concurrency import run_in_threadpool
 
 from hcctrial.web import service
 from hcctrial.web.auth import Principal, end_web_session
-from hcctrial.web.db import Query, Record, Study, Subject
+from hcctrial.web.db import Query, QueryMessage, Record, Study, Subject
 from hcctrial.web.deps import (
     COOKIE,
     TransactionRoute,
@@ -43,7 +43,7 @@ LAB_FIELDS = (
 )
 
 
-def _page_principal(request: Request, session: Session, csrf: str | None = None) -> Principal:
+def page_principal(request: Request, session: Session, csrf: str | None = None) -> Principal:
     try:
         return current_principal(request, session, form_csrf=csrf)
     except HTTPException as exc:
@@ -91,7 +91,7 @@ async def login_submit(request: Request) -> Response:
 async def logout_submit(request: Request, session: Session = Depends(db_session)) -> Response:
     """End the session (CSRF-checked)."""
     form = await request.form()
-    _page_principal(request, session, str(form.get("csrf_token", "")))
+    page_principal(request, session, str(form.get("csrf_token", "")))
     cookie = request.cookies.get(COOKIE)
     if cookie:
         end_web_session(session, cookie)
@@ -103,7 +103,7 @@ async def logout_submit(request: Request, session: Session = Depends(db_session)
 @router.get("/", response_class=HTMLResponse)
 def home(request: Request, session: Session = Depends(db_session)) -> Response:
     """Studies with enrolment against target, subjects by state and open queries."""
-    principal = _page_principal(request, session)
+    principal = page_principal(request, session)
     from hcctrial.web.api import dashboard_counts
 
     studies = []
@@ -119,35 +119,108 @@ def home(request: Request, session: Session = Depends(db_session)) -> Response:
             item["subjects"] = list(session.scalars(query))
         studies.append(item)
     return templates.TemplateResponse(
-        request, "home.html", {"principal": principal, "studies": studies}
+        request,
+        "home.html",
+        {
+            "principal": principal,
+            "studies": studies,
+            "can_register": principal.can("subject.write"),
+        },
     )
+
+
+#: state -> the states a subject may move to next, in the order the page offers them.
+NEXT_STATES = {
+    state: [to for to, sources in service.TRANSITIONS.items() if state in sources]
+    for state in (
+        "screened",
+        "consented",
+        "eligible",
+        "ineligible",
+        "enrolled",
+        "randomized",
+        "assigned",
+        "treated",
+        "off_treatment",
+        "off_study",
+        "died",
+    )
+}
+
+
+def render_subject(
+    request: Request,
+    session: Session,
+    principal: Principal,
+    subject: Subject,
+    *,
+    error: str | None = None,
+    done: str | None = None,
+    status: int = 200,
+) -> Response:
+    """The subject page: state and next steps, eligibility, calendar, records, queries."""
+    calendar, reason = subject_calendar(session, subject)
+    records = list(
+        session.scalars(
+            select(Record)
+            .where(Record.subject_id == subject.id, Record.status == "active")
+            .order_by(Record.id)
+        )
+    )
+    queries = list(
+        session.scalars(select(Query).where(Query.subject_id == subject.id).order_by(Query.id))
+    )
+    history = {
+        q.id: list(
+            session.scalars(
+                select(QueryMessage).where(QueryMessage.query_id == q.id).order_by(QueryMessage.id)
+            )
+        )
+        for q in queries
+    }
+    site = subject.site_id
+    context = {
+        "principal": principal,
+        "subject": subject,
+        "eligibility": subject_eligibility(session, subject, datetime.now(UTC).date()),
+        "calendar": None if calendar is None else calendar.head(40).to_dicts(),
+        "calendar_reason": reason,
+        "records": records,
+        "queries": queries,
+        "history": history,
+        "next_states": NEXT_STATES.get(subject.state, []),
+        "today": datetime.now(UTC).date().isoformat(),
+        "can_write": principal.can("subject.write", site),
+        "can_sign": principal.can("record.sign", site),
+        "can_open_query": principal.can("query.open", site),
+        "can_answer": principal.can("query.answer", site),
+        "can_close": principal.can("query.close", site),
+        "can_eligibility": principal.can("eligibility.sign", site),
+        "error": error,
+        "done": done,
+        "dispositions": service.DISPOSITION_TERMS,
+        "form_titles": {
+            "FINDINGS": "Screening findings",
+            "LB": "Lab result",
+            "TU": "Lesion",
+            "TR": "Lesion measurement",
+            "AE": "Adverse event",
+            "VS": "Vital sign",
+            "EX": "Dose given",
+        },
+    }
+    return templates.TemplateResponse(request, "subject.html", context, status_code=status)
 
 
 @router.get("/subjects/{subject_id}", response_class=HTMLResponse)
 def subject_page(
     subject_id: int, request: Request, session: Session = Depends(db_session)
 ) -> Response:
-    """One subject: state, eligibility, calendar, labs and queries."""
-    principal = _page_principal(request, session)
+    """One subject: state, eligibility, calendar, records and queries, with the forms."""
+    principal = page_principal(request, session)
     subject = load_subject(session, principal, subject_id)
-    calendar, reason = subject_calendar(session, subject)
-    labs = session.scalars(
-        select(Record)
-        .where(Record.subject_id == subject.id, Record.domain == "LB", Record.status == "active")
-        .order_by(Record.id)
-    )
-    queries = session.scalars(select(Query).where(Query.subject_id == subject.id))
-    context = {
-        "principal": principal,
-        "subject": subject,
-        "eligibility": subject_eligibility(session, subject, datetime.now(UTC).date()),
-        "calendar": None if calendar is None else calendar.head(60).to_dicts(),
-        "calendar_reason": reason,
-        "labs": list(labs),
-        "queries": list(queries),
-        "can_write": principal.can("subject.write", subject.site_id),
-    }
-    return templates.TemplateResponse(request, "subject.html", context)
+    done = request.query_params.get("done")
+    return render_subject(request, session, principal, subject, done=done[:40] if done else None)
 
 
 def _lab_page(
@@ -174,7 +247,7 @@ def _lab_page(
 @router.get("/subjects/{subject_id}/lab", response_class=HTMLResponse)
 def lab_form(subject_id: int, request: Request, session: Session = Depends(db_session)) -> Response:
     """The empty lab entry form."""
-    principal = _page_principal(request, session)
+    principal = page_principal(request, session)
     subject = load_subject(session, principal, subject_id, "subject.write")
     return _lab_page(request, principal, subject, {}, {})
 
@@ -185,7 +258,7 @@ async def lab_submit(
 ) -> Response:
     """Save a lab result, or show the form again with a message beside each wrong field."""
     form = await request.form()
-    principal = _page_principal(request, session, str(form.get("csrf_token", "")))
+    principal = page_principal(request, session, str(form.get("csrf_token", "")))
     subject = load_subject(session, principal, subject_id, "subject.write")
     values = {name: str(form.get(name, "")).strip() for name, _, _ in LAB_FIELDS}
     payload: dict[str, Any] = {k: v for k, v in values.items() if v != ""}
