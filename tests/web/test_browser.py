@@ -9,7 +9,6 @@ Every request the pages make stays on 127.0.0.1 (anything else is blocked and fa
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -259,4 +258,3 @@ def test_a_trial_day_in_the_browser(browser: Any, database: Template, tmp_path: 
         anon.keyboard.press("Enter")
         anon.wait_for_url(f"{base}/")
     assert outside == []
-    assert shutil.which  # noqa: B018
