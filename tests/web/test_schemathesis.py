@@ -121,4 +121,3 @@ def test_the_openapi_document_describes_the_api(api_app: Any) -> None:
     assert not any(p == "/" or p.startswith("/subjects") for p in paths)  # pages stay out
     body = paths["/api/subjects/{subject_id}/records/LB"]["post"]["requestBody"]
     assert body["content"]["application/json"]["schema"]["$ref"].endswith("/LabForm")
-    assert Path
