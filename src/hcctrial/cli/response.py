@@ -203,6 +203,32 @@ def run_response(
     }
 
 
+def _bor_counts(adrs: pl.DataFrame, summary: pl.DataFrame) -> tuple[pl.DataFrame, int]:
+    """BOR and CBOR counts over subjects with a baseline tumour assessment (a ``BASEDT`` on any
+    of their ADRS rows), one
+    row per response in the order of ``summary``; the evaluator column only when there is
+    one."""
+    best = adrs.filter(pl.col("PARAMCD").is_in(["BOR", "CBOR"]))
+    if "BASEDT" in adrs.columns:
+        assessed = adrs.filter(pl.col("BASEDT").is_not_null()).select("USUBJID").unique()
+        best = best.join(assessed, on="USUBJID", how="semi")
+    keys = ["RSEVAL", "AVALC"] if best["RSEVAL"].drop_nulls().len() else ["AVALC"]
+    order = summary.select("AVALC").unique(maintain_order=True)
+    counts = best.group_by([*keys, "PARAMCD"]).agg(pl.len().alias("N"))
+    grid = order if keys == ["AVALC"] else best.select("RSEVAL").unique().join(order, how="cross")
+    wide = grid.join(
+        counts.pivot(on="PARAMCD", index=keys, values="N", aggregate_function="first"),
+        on=keys,
+        how="left",
+    )
+    for col in ("BOR", "CBOR"):
+        wide = wide.with_columns(
+            (pl.col(col) if col in wide.columns else pl.lit(None)).fill_null(0).alias(col)
+        )
+    n_base = best.filter(pl.col("PARAMCD") == "BOR")["USUBJID"].n_unique()
+    return wide.select(*keys, "BOR", "CBOR"), n_base
+
+
 def register(app: typer.Typer) -> None:
     """Add the ``response`` command to the main app."""
 
@@ -310,14 +336,17 @@ def register(app: typer.Typer) -> None:
         elif fmt is _Format.csv:
             print(summary.write_csv(), end="")
         else:
+            wide, n_base = _bor_counts(tables["ADRS"], summary)
             title = (
                 f"Best overall response ({st['criteria']}; confirmation >= "
-                f"{st['confirm_days']} d, SD >= {st['sd_min_days']} d from {st['reference']}), "
-                f"{n_subj} subject-reads"
+                f"{st['confirm_days']} d, SD >= {st['sd_min_days']} d from {st['reference']}): "
+                f"{n_base} subject(s) with a baseline tumour assessment"
             )
-            wide = summary.with_columns(pl.col("RSEVAL").fill_null("(no tumour data)")).pivot(
-                on="PARAMCD", index=["RSEVAL", "AVALC"], values="N", aggregate_function="first"
-            )
+            if n_subj > n_base:
+                title += (
+                    f"; {n_subj - n_base} more without one (never assessed, e.g. screen "
+                    "failures) are NE in ADRS.csv and not counted here"
+                )
             if protocol is not None:
                 used = ", ".join(
                     f"{k.replace('_', '-')} {st[k]} ({src})" for k, src in st["source"].items()
