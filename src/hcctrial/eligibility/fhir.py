@@ -1,6 +1,6 @@
 """FHIR R4 Bundles -> patient records (validated with ``fhir.resources``, R4B models).
 
-Mapping (documented in ``docs/readme/eligibility.md``):
+Mapping (documented in ``docs/readme/screening.md``):
 
 - ``Patient``: ``id`` -> record id, ``gender`` male/female -> ``sex`` M/F, ``birthDate``.
 - ``Observation`` with a LOINC code in :data:`LOINC_TO_LAB` -> a lab result (``valueQuantity``

@@ -3,7 +3,7 @@
 Every value read is recorded as a :class:`UsedValue` (what, value, unit, date, the original
 value and the conversion applied, or why it is unknown) so a decision can be explained.
 
-Rules (documented in ``docs/readme/eligibility.md``):
+Rules (documented in ``docs/readme/screening.md``):
 
 - ``lab(CODE)``: the most recent result of CODE dated on or before the screening date; if
   it is older than the look-back window the value is *unknown (stale)*, it is never replaced

@@ -1,6 +1,6 @@
 """SDTM domains (``StudyData``) -> patient records.
 
-Mapping (documented in ``docs/readme/eligibility.md``):
+Mapping (documented in ``docs/readme/screening.md``):
 
 ========  ======================================================================================
 domain    what it gives
