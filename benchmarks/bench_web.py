@@ -1,0 +1,447 @@
+"""Benchmark: the study database's web application on SQLite and PostgreSQL.
+
+For each database, ``hcctrial serve`` runs in its own process on 127.0.0.1 and a load
+generator of threads with httpx clients (keep-alive, API tokens) sends, each bounded by a
+request count and a time limit:
+
+- reading a subject page (``GET /subjects/{id}``: eligibility by the screening engine,
+  calendar, records, queries; the subject has the screening data of an eligible patient);
+- saving a lab form (``POST /subjects/{id}/forms/LB``: edit checks, unit conversion, the
+  visit-window check, the audited insert);
+- the issue's concurrency load: 20 clients x 500 changes to shared records with optimistic
+  locking (read, change, send back with the version; on 409 read again), then the check that
+  no update was lost and every change is in the audit trail.
+
+Requests per second (completed requests / wall time) and p50/p99 latency per request.
+The audit trail's cost: the same lab record saved and committed in-process, sequentially,
+through an audited session and through a session without the audit hooks (the audit entry
+with its hash chain is the difference); the ratio of the median write latencies.
+
+PostgreSQL is the throw-away cluster of ``tests/eligibility/services.py`` (apt-get installs it
+when missing; ``fsync=off``, so its write figures are an upper bound for a durable setup).
+Run: ``.venv/bin/python -m benchmarks.bench_web [--quick]``.
+Writes ``benchmarks/results/web.json`` and ``benchmarks/results/web.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import os
+import platform
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+from sqlalchemy import select
+from sqlalchemy.orm import sessionmaker
+
+RESULTS = Path(__file__).parent / "results"
+ROOT = Path(__file__).parents[1]
+PASSWORD = "correct horse battery"
+
+LAB = {
+    "LBTESTCD": "ALT",
+    "LBORRES": "52",
+    "LBORRESU": "U/L",
+    "LBORNRHI": "40",
+    "LBDTC": "2026-01-06",
+    "VISIT": "Screening",
+}
+
+
+def _services() -> Any:
+    spec = importlib.util.spec_from_file_location(
+        "hcctrial_test_services", ROOT / "tests" / "eligibility" / "services.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def serve(url: str) -> Iterator[str]:
+    """``hcctrial serve`` on a free port of 127.0.0.1 (its own process)."""
+    port = _free_port()
+    exe = Path(sys.executable).parent / "hcctrial"
+    proc = subprocess.Popen(
+        [str(exe), "serve", "--db", url, "--host", "127.0.0.1", "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{base}/login", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.2)
+        yield base
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def setup(url: str, writers: int) -> dict[str, Any]:
+    """A study (NCT04011033, two sites), a screened eligible subject, ``writers`` coordinators
+    with tokens, five shared lab records."""
+    from hcctrial.web import auth
+    from hcctrial.web.db import Site, make_engine, make_sessionmaker, upgrade_database
+    from hcctrial.web.service import (
+        create_subject,
+        protocol_source,
+        save_record,
+        setup_study,
+        transition,
+    )
+
+    sys.path.insert(0, str(ROOT / "tests"))
+    from web.conftest import LABS, findings_payload, lab_payload  # the test suite's patient
+
+    upgrade_database(url)
+    engine = make_engine(url)
+    out: dict[str, Any] = {"tokens": []}
+    with make_sessionmaker(engine)() as session:
+        session.info["user"] = "bench"
+        study = setup_study(
+            session, protocol_source("NCT04011033"), [("A", "A"), ("B", "B")], seed=1
+        )
+        site = session.scalars(select(Site).where(Site.code == "A")).one()
+        subject = create_subject(
+            session,
+            site,
+            {"subjid": "001", "sex": "M", "birth_dtc": "1962-03-14", "screened_dtc": "2026-01-05"},
+            "bench",
+        )
+        transition(session, subject, "consented", "2026-01-05", "bench")
+        save_record(session, subject, "FINDINGS", findings_payload("2026-01-05"), "bench")
+        for lab in LABS:
+            save_record(session, subject, "LB", lab_payload(*lab, "2026-01-05"), "bench")
+        one_hash = auth.hash_password(PASSWORD)
+        for n in range(writers):
+            user = auth.add_user(
+                session, f"w{n:02d}", f"W {n}", PASSWORD, [("coordinator", site.id)]
+            )
+            user.password_hash = one_hash
+            out["tokens"].append(auth.create_api_token(session, user, "bench"))
+        out["records"] = [
+            save_record(session, subject, "LB", {**LAB, "LBORRES": "0"}, "bench").id
+            for _ in range(5)
+        ]
+        out["subject"], out["study"] = subject.id, study.id
+        session.commit()
+    engine.dispose()
+    return out
+
+
+def load(
+    base: str, tokens: list[str], threads: int, count: int, seconds: float, request: Any
+) -> dict[str, Any]:
+    """``threads`` clients sending ``request(client, i)`` until ``count`` or ``seconds``."""
+    latencies: list[float] = []
+    statuses: Counter[int] = Counter()
+    lock = threading.Lock()
+    issued = [0]
+    stop_at = time.monotonic() + seconds
+
+    def run(token: str) -> None:
+        with httpx.Client(
+            base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=60
+        ) as client:
+            while time.monotonic() < stop_at:
+                with lock:
+                    if issued[0] >= count:
+                        return
+                    issued[0] += 1
+                    i = issued[0]
+                t = time.perf_counter()
+                status = request(client, i)
+                dt = time.perf_counter() - t
+                with lock:
+                    latencies.append(dt)
+                    statuses[status] += 1
+
+    start = time.perf_counter()
+    workers = [
+        threading.Thread(target=run, args=(tokens[i % len(tokens)],)) for i in range(threads)
+    ]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    wall = time.perf_counter() - start
+    lat = sorted(latencies)
+    return {
+        "requests": len(lat),
+        "seconds": round(wall, 2),
+        "threads": threads,
+        "rps": round(len(lat) / wall, 1),
+        "p50_ms": round(1000 * lat[len(lat) // 2], 2),
+        "p99_ms": round(1000 * lat[min(len(lat) - 1, int(len(lat) * 0.99))], 2),
+        "statuses": dict(statuses),
+    }
+
+
+def concurrency(
+    base: str, tokens: list[str], records: list[int], changes: int, seconds: float
+) -> dict[str, Any]:
+    """20 clients x ``changes`` increments of shared records with optimistic locking."""
+    stats: Counter[str] = Counter()
+    lat: list[float] = []
+    lock = threading.Lock()
+    stop_at = time.monotonic() + seconds
+
+    def run(index: int, token: str) -> None:
+        with httpx.Client(
+            base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=60
+        ) as client:
+            for n in range(changes):
+                rid = records[(index + n) % len(records)]
+                while time.monotonic() < stop_at:
+                    t = time.perf_counter()
+                    rec = client.get(f"/api/records/{rid}").json()
+                    data = {**rec["data"], "LBORRES": str(int(rec["data"]["LBORRES"]) + 1)}
+                    r = client.put(
+                        f"/api/records/{rid}",
+                        json={"data": data, "reason": "load", "version": rec["version"]},
+                    )
+                    with lock:
+                        if r.status_code == 200:
+                            stats["accepted"] += 1
+                            lat.append(time.perf_counter() - t)
+                        else:
+                            stats[f"status {r.status_code}"] += 1
+                    if r.status_code == 200:
+                        break
+                else:
+                    return
+
+    start = time.perf_counter()
+    workers = [threading.Thread(target=run, args=(i, t)) for i, t in enumerate(tokens)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    wall = time.perf_counter() - start
+    lat.sort()
+    return {
+        "clients": len(tokens),
+        "changes_each": changes,
+        "seconds": round(wall, 1),
+        "accepted": stats["accepted"],
+        "conflicts_409": stats["status 409"],
+        "other": {k: v for k, v in stats.items() if k not in ("accepted", "status 409")},
+        "changes_per_s": round(stats["accepted"] / wall, 1),
+        "p50_ms": round(1000 * lat[len(lat) // 2], 2) if lat else None,
+        "p99_ms": round(1000 * lat[int(len(lat) * 0.99)], 2) if lat else None,
+    }
+
+
+def check_no_lost_update(url: str, records: list[int], accepted: int) -> dict[str, Any]:
+    from sqlalchemy import func
+
+    from hcctrial.web.admin import verify_audit
+    from hcctrial.web.db import AuditEntry, Record, make_engine, make_sessionmaker
+
+    engine = make_engine(url)
+    with make_sessionmaker(engine)() as session:
+        total = sum(
+            int(r.data["LBORRES"])
+            for r in session.scalars(select(Record).where(Record.id.in_(records)))
+        )
+        audited = session.scalar(
+            select(func.count())
+            .select_from(AuditEntry)
+            .where(
+                AuditEntry.table_name == "records",
+                AuditEntry.action == "update",
+                AuditEntry.row_id.in_([str(r) for r in records]),
+            )
+        )
+    engine.dispose()
+    return {
+        "sum_of_values": total,
+        "audited_updates": audited,
+        "accepted": accepted,
+        "no_lost_update": total == accepted == audited,
+        "chain_ok": verify_audit(url).ok,
+    }
+
+
+def audit_cost(url: str, n: int) -> dict[str, Any]:
+    """Median commit latency of one lab record, audited vs not (in-process, sequential)."""
+    from hcctrial.web.db import Subject, begin_write, make_engine, make_sessionmaker
+    from hcctrial.web.service import save_record
+
+    engine = make_engine(url)
+    kinds = {
+        "audited": make_sessionmaker(engine),
+        "no_audit": sessionmaker(bind=engine, expire_on_commit=False),
+    }
+    out: dict[str, Any] = {}
+    for name, factory in kinds.items():
+        times = []
+        for i in range(n + 20):
+            t = time.perf_counter()
+            with factory() as session:
+                begin_write(session)
+                session.info["user"] = "bench"
+                subject = session.scalars(select(Subject).limit(1)).one()
+                save_record(session, subject, "LB", {**LAB, "LBORRES": str(i)}, "bench")
+                session.commit()
+            if i >= 20:  # warm-up left out
+                times.append(time.perf_counter() - t)
+        out[f"{name}_p50_ms"] = round(1000 * statistics.median(times), 3)
+    out["ratio"] = round(out["audited_p50_ms"] / out["no_audit_p50_ms"], 2)
+    out["writes"] = n
+    engine.dispose()
+    return out
+
+
+def bench_backend(url: str, quick: bool, changes: int | None = None) -> dict[str, Any]:
+    made = setup(url, 20)
+    sid = made["subject"]
+    count, secs = (300, 10) if quick else (3000, 30)
+    changes = changes or (20 if quick else 500)
+    result: dict[str, Any] = {}
+    with serve(url) as base:
+        # Warm up (imports, caches, connection pools).
+        load(base, made["tokens"], 4, 40, 30, lambda c, i: c.get(f"/subjects/{sid}").status_code)
+        for threads in (1, 8):
+            result[f"read_subject_page_{threads}t"] = load(
+                base,
+                made["tokens"],
+                threads,
+                count,
+                secs,
+                lambda c, i: c.get(f"/subjects/{sid}").status_code,
+            )
+            result[f"save_lab_form_{threads}t"] = load(
+                base,
+                made["tokens"],
+                threads,
+                count,
+                secs,
+                lambda c, i: (
+                    c.post(f"/subjects/{sid}/forms/LB", data={**LAB, "LBORRES": str(i)}).status_code
+                ),
+            )
+        result["concurrency_20x"] = concurrency(base, made["tokens"], made["records"], changes, 600)
+    result["concurrency_check"] = check_no_lost_update(
+        url, made["records"], result["concurrency_20x"]["accepted"]
+    )
+    result["audit_cost"] = audit_cost(url, 100 if quick else 500)
+    return result
+
+
+def _md(results: dict[str, Any], meta: dict[str, Any]) -> str:
+    lines = [
+        "## Web application (study database)",
+        "",
+        f"Measured {meta['date']} on {meta['machine']} ({meta['cpus']} CPUs), Python "
+        f"{meta['python']}; `hcctrial serve` on 127.0.0.1 in its own process, load from "
+        "threads with httpx clients (API tokens, keep-alive). PostgreSQL: the throw-away "
+        "test cluster with fsync=off.",
+        "",
+        "| database | what | clients | requests | req/s | p50 ms | p99 ms |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for db, r in results.items():
+        for key in sorted(k for k in r if k.startswith(("read", "save"))):
+            x = r[key]
+            what = "read a subject page" if key.startswith("read") else "save a lab form"
+            lines.append(
+                f"| {db} | {what} | {x['threads']} | {x['requests']} | {x['rps']} | "
+                f"{x['p50_ms']} | {x['p99_ms']} |"
+            )
+    lines += [
+        "",
+        "Concurrency: 20 clients, each its own user, x N changes to 5 shared records "
+        "with optimistic locking (a 409 is read again and retried).",
+        "",
+        "| database | changes | seconds | changes/s | 409s | p50 ms | p99 ms | "
+        "no lost update | audit chain |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for db, r in results.items():
+        c, k = r["concurrency_20x"], r["concurrency_check"]
+        lines.append(
+            f"| {db} | {c['clients']} x {c['changes_each']} = {c['accepted']} | "
+            f"{c['seconds']} | {c['changes_per_s']} | {c['conflicts_409']} | "
+            f"{c['p50_ms']} | {c['p99_ms']} | "
+            f"{'yes' if k['no_lost_update'] else 'NO'} (sum {k['sum_of_values']}, "
+            f"{k['audited_updates']} audited) | {'intact' if k['chain_ok'] else 'BROKEN'} |"
+        )
+    lines += [
+        "",
+        "Cost of the audit trail: one lab record saved and committed in-process, "
+        "sequentially, median of N writes.",
+        "",
+        "| database | audited p50 ms | without audit p50 ms | ratio |",
+        "|---|---|---|---|",
+    ]
+    for db, r in results.items():
+        a = r["audit_cost"]
+        lines.append(f"| {db} | {a['audited_p50_ms']} | {a['no_audit_p50_ms']} | {a['ratio']} |")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="small counts (a smoke run)")
+    parser.add_argument("--no-postgres", action="store_true")
+    parser.add_argument(
+        "--pg-changes",
+        type=int,
+        default=None,
+        help="changes per client on PostgreSQL (default as SQLite: 500)",
+    )
+    args = parser.parse_args()
+    results: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        results["SQLite"] = bench_backend(f"sqlite:///{tmp}/bench.db", args.quick)
+    if not args.no_postgres:
+        services = _services()
+        with services.postgres() as server:
+            results["PostgreSQL"] = bench_backend(
+                f"postgresql+psycopg://postgres@127.0.0.1:{server.port}/postgres", args.quick
+            )
+    meta = {
+        "date": time.strftime("%Y-%m-%d"),
+        "machine": platform.machine(),
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "quick": args.quick,
+    }
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "web.json").write_text(json.dumps({"meta": meta, "results": results}, indent=2))
+    (RESULTS / "web.md").write_text(_md(results, meta))
+    print(_md(results, meta))
+
+
+if __name__ == "__main__":
+    main()
