@@ -17,7 +17,15 @@ from urllib.parse import urlparse
 
 import pytest
 
-from .conftest import FINDINGS, JUDGEMENTS, LABS, PASSWORD, Template, services
+from .conftest import (
+    FINDINGS,
+    JUDGEMENTS,
+    LABS,
+    PASSWORD,
+    Template,
+    copy_database,
+    services,
+)
 from .test_concurrency import serve
 
 pytestmark = pytest.mark.service
@@ -99,13 +107,14 @@ class Person:
         assert "Saved." in self.page.content(), self.page.locator(".field-error").all_inner_texts()
 
 
-def test_a_trial_day_in_the_browser(browser: Any, database: Template, tmp_path: Path) -> None:
-    if database.backend != "sqlite":
-        pytest.skip("the browser test runs once, on SQLite")
+def test_a_trial_day_in_the_browser(
+    browser: Any, sqlite_template: Template, tmp_path: Path
+) -> None:
+    (url,) = copy_database(sqlite_template, tmp_path)  # the pages are the same on PostgreSQL
     today = datetime.now(UTC).date()
     day = [(today - timedelta(days=12 - i)).isoformat() for i in range(12)]
     outside: list[str] = []
-    with serve(database.source) as base:
+    with serve(url) as base:
         coord = Person(browser, base, "coordinator", outside)
         coord.shot("01-studies")
         # Screen a patient.
