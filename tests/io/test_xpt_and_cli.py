@@ -14,28 +14,10 @@ import pandas as pd
 import polars as pl
 import pyreadstat
 import pytest
+from tests.io.conftest import DM, LB, write
 
 from hcctrial.cli import main
 from hcctrial.io import example_study, read_study, write_study
-
-DM = """USUBJID,SEX,AGE,RFSTDTC
-S-001,M,61,2024-03-23
-S-002,F,54,2024-04-09
-"""
-
-LB = """USUBJID,LBTESTCD,LBSTRESN,LBSTRESU,LBDTC
-S-001,PLT,142,10^9/L,2024-03-05
-S-001,BILI,18,umol/L,2024-03-05
-S-002,PLT,201,x10^9/L,2024-04-01
-S-002,ALB,4.2,g/dL,2024-04-01
-"""
-
-
-def write(folder: Path, **files: str) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    for name, text in files.items():
-        (folder / f"{name}.csv").write_text(text, encoding="utf-8")
-    return folder
 
 
 def _key(df: pl.DataFrame, cols: list[str]) -> pl.DataFrame:
