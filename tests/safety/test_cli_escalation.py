@@ -1,12 +1,10 @@
-"""``hcctrial escalation``: every console example of docs/readme/escalation.md is run and its
-output compared (documentation that cannot go stale), plus JSON output, cohort-table parsing
-and exit codes."""
+"""``hcctrial escalation``: JSON output, cohort-table parsing and exit codes (the examples of
+docs/readme/escalation.md are run by tests/core/test_docs_pages.py)."""
 
 from __future__ import annotations
 
 import json
 import re
-import shlex
 from pathlib import Path
 
 import polars as pl
@@ -19,50 +17,11 @@ from hcctrial.safety.escalation import counts_from_table, next_decision
 DOC = Path(__file__).resolve().parents[2] / "docs" / "readme" / "escalation.md"
 
 
-def _examples() -> list[tuple[str, str, int]]:
-    text = DOC.read_text(encoding="utf-8")
-    out: list[tuple[str, str, int]] = []
-    for block in re.findall(r"```console\n(.*?)```", text, re.S):
-        for chunk in re.split(r"^(?=\$ hcctrial )", block, flags=re.M):
-            if not chunk.startswith("$ hcctrial "):
-                continue
-            command, _, rest = chunk.partition("\n")
-            lines = rest.rstrip("\n").split("\n")
-            code = 0
-            if lines and (m := re.fullmatch(r"\[exit code (\d+)\]", lines[-1])):
-                code, lines = int(m.group(1)), lines[:-1]
-            out.append((command[2:], "\n".join(lines).rstrip("\n"), code))
-    return out
-
-
-def _doc_files() -> dict[str, str]:
-    text = DOC.read_text(encoding="utf-8")
-    return dict(re.findall(r"<!-- file: (\S+) -->\n```csv\n(.*?)```", text, re.S))
-
-
-EXAMPLES = _examples()
-
-
 def test_doc_has_examples() -> None:
-    assert len(EXAMPLES) >= 7
-    assert {"cohorts.csv", "counts.csv"} <= set(_doc_files())
-
-
-@pytest.mark.parametrize(("command", "expected", "code"), EXAMPLES, ids=[e[0] for e in EXAMPLES])
-def test_doc_example_output(
-    command: str,
-    expected: str,
-    code: int,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-) -> None:
-    for name, content in _doc_files().items():
-        (tmp_path / name).write_text(content)
-    monkeypatch.chdir(tmp_path)
-    assert main(shlex.split(command)[1:]) == code
-    captured = capsys.readouterr()
-    assert (captured.out + captured.err).rstrip("\n") == expected
+    """The page (run by tests/core/test_docs_pages.py) keeps its cohort tables."""
+    text = DOC.read_text(encoding="utf-8")
+    files = dict(re.findall(r"<!-- file: (\S+) -->\n```csv\n(.*?)```", text, re.S))
+    assert {"cohorts.csv", "counts.csv"} <= set(files)
 
 
 def test_three_plus_three_oc_json_is_exact(capsys: pytest.CaptureFixture[str]) -> None:
@@ -138,17 +97,3 @@ def test_current_level_required_for_per_level_counts() -> None:
         counts_from_table(df, ["a", "b"])
     with pytest.raises(InputError, match="no patients at the current level"):
         counts_from_table(df, ["a", "b"], current="b")
-
-
-def _python_examples() -> list[tuple[str, str]]:
-    text = DOC.read_text(encoding="utf-8")
-    return re.findall(r"```python\n(.*?)```\n\n```text\n(.*?)```", text, re.S)
-
-
-@pytest.mark.parametrize("index", range(len(_python_examples())))
-def test_python_examples_print_what_the_doc_shows(
-    index: int, capsys: pytest.CaptureFixture[str]
-) -> None:
-    code, shown = _python_examples()[index]
-    exec(compile(code, f"escalation.md python block {index + 1}", "exec"), {})
-    assert capsys.readouterr().out == shown
