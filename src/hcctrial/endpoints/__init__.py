@@ -6,9 +6,17 @@ Brookmeyer-Crowley quantiles), :func:`logrank_test` (G-rho, stratified), :func:`
 (Efron / Breslow ties), :func:`clopper_pearson`, :func:`newcombe_difference`.
 """
 
+from hcctrial.endpoints.counts import EventTable, tabulate
 from hcctrial.endpoints.cox import CoxFit, cox_ph
-from hcctrial.endpoints.km import CONF_TYPES, KaplanMeier, Quantile, kaplan_meier, numbers_at_risk
-from hcctrial.endpoints.logrank import LogRank, logrank_test
+from hcctrial.endpoints.km import (
+    CONF_TYPES,
+    KaplanMeier,
+    Quantile,
+    kaplan_meier,
+    kaplan_meier_by_group,
+    numbers_at_risk,
+)
+from hcctrial.endpoints.logrank import LogRank, logrank_from_table, logrank_test
 from hcctrial.endpoints.rates import (
     Proportion,
     ProportionDifference,
@@ -21,6 +29,7 @@ from hcctrial.endpoints.rates import (
 __all__ = [
     "CONF_TYPES",
     "CoxFit",
+    "EventTable",
     "KaplanMeier",
     "LogRank",
     "Proportion",
@@ -29,9 +38,12 @@ __all__ = [
     "clopper_pearson",
     "cox_ph",
     "kaplan_meier",
+    "kaplan_meier_by_group",
+    "logrank_from_table",
     "logrank_test",
     "newcombe_difference",
     "numbers_at_risk",
     "proportion",
+    "tabulate",
     "wilson",
 ]

@@ -25,7 +25,9 @@ plain difference).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from datetime import date, timedelta
 from typing import Any
 
 import polars as pl
@@ -41,6 +43,9 @@ ADTTE_COLUMNS = (
 
 ADEQUATE = ("CR", "PR", "SD", "NON-CR/NON-PD", "PD")
 RESPONDED = ("CR", "PR")
+
+# Average Gregorian month, 365.25 / 12 days (as R's lubridate and most SAP month conversions).
+DAYS_PER_MONTH = 365.25 / 12
 
 PARAMS = {
     "OS": "Overall Survival (days)",
@@ -67,8 +72,25 @@ class EndpointOptions:
     assessment_window_days: int = 7
     no_assessment_censors_at_origin: bool = False
     no_baseline_censors_at_origin: bool = True
+    no_post_baseline_censors_at_origin: bool = True
+    os_at_last_known_alive: bool = True
+    pfs_at_last_known_alive: bool = False
+    data_cutoff: date | None = None
+    data_cutoff_months: float | None = None
     response_param: str = "BOR"
     add_one: bool = True
+
+    def cutoff_date(self, origins: pl.Series) -> date | None:
+        """The data cut-off date: ``data_cutoff``, else the last subject's origin plus
+        ``data_cutoff_months`` (whole days, ``floor(months * 30.4375)``), else ``None``."""
+        if self.data_cutoff is not None:
+            return self.data_cutoff
+        if self.data_cutoff_months is None or origins.is_empty():
+            return None
+        last = origins.max()
+        if not isinstance(last, date):
+            return None
+        return last + timedelta(days=math.floor(self.data_cutoff_months * DAYS_PER_MONTH))
 
     @property
     def max_gap_days(self) -> int:
@@ -241,6 +263,10 @@ def _progression(
     gap = (pl.col("EVDT") - pl.coalesce("LAADT", start)).dt.total_days()
     missed = (gap > options.max_gap_days) if options.missed_assessments_censor else pl.lit(False)
     no_assess = pl.col("LAADT").is_null()
+    if not options.no_post_baseline_censors_at_origin:
+        # protocol no_post_baseline_at_origin: false: a first PD or death is an event whatever
+        # its distance from the origin when nothing was assessed before it
+        missed = missed & ~no_assess
     nact = pl.col("NACTDT").is_not_null() if options.new_therapy_censors else pl.lit(False)
     no_base = (
         (pl.col("BLASMTFL") == "N")
@@ -256,7 +282,9 @@ def _progression(
         .then(pl.col("EVDT"))
         .when(no_base)
         .then(pl.col(start))
-        .otherwise(pl.coalesce("LAADT", start))
+        .when(no_assess | pl.col("_CUTEV") | ~pl.lit(options.pfs_at_last_known_alive))
+        .then(pl.coalesce("LAADT", start))
+        .otherwise(pl.max_horizontal("LAADT", "LSTALVDT"))
         .alias("ADT"),
         pl.when(event)
         .then(
@@ -272,6 +300,10 @@ def _progression(
         .then(pl.lit("NEW ANTICANCER THERAPY: LAST ADEQUATE ASSESSMENT BEFORE IT"))
         .when(no_assess)
         .then(pl.lit("NO ADEQUATE ASSESSMENT AFTER START: START DATE"))
+        .when(pl.col("_CUTEV"))
+        .then(pl.lit("EVENT AFTER DATA CUT-OFF: LAST ADEQUATE ASSESSMENT BEFORE IT"))
+        .when(pl.lit(options.pfs_at_last_known_alive))
+        .then(pl.lit("LAST KNOWN ALIVE"))
         .otherwise(pl.lit("LAST ADEQUATE ASSESSMENT"))
         .alias("DESC"),
         pl.when(event & (pl.col("PDDT").is_null() | (pl.col("PDDT") > pl.col("EVDT"))))
@@ -279,6 +311,97 @@ def _progression(
         .otherwise(pl.lit("ADRS"))
         .alias("SRC"),
         pl.col(start).alias("STARTDT"),
+    )
+
+
+def _apply_cutoff(subj: pl.DataFrame, ovr: pl.DataFrame | None, cut: date | None) -> pl.DataFrame:
+    """What was known at the data cut-off ``cut`` (FDA 2018 guidance; ADaM DCUTDT practice).
+
+    A death after the cut-off is not an event: the subject was alive at the cut-off, so OS is
+    censored there (``LSTALVDT`` = the cut-off) and PFS/DOR censored at the last adequate
+    assessment on or before it; a last-known-alive date after the cut-off becomes the cut-off;
+    new anticancer therapy started after the cut-off is ignored; the caller drops assessments
+    after the cut-off. Adds ``_CUT`` (the OS date was moved to the cut-off) and ``_CUTEV`` (a PD
+    or death after the cut-off was set aside). A subject whose origin is after the cut-off is an
+    error naming the subject.
+    """
+    if cut is None:
+        return subj.with_columns(pl.lit(False).alias("_CUT"), pl.lit(False).alias("_CUTEV"))
+    late = subj.filter(pl.col("ORIGINDT") > cut)
+    if late.height:
+        raise InputErrors(
+            [
+                Problem(
+                    "origin after the data cut-off (rule: every analysed subject starts on or "
+                    f"before the cut-off {cut.isoformat()})",
+                    column="ORIGINDT",
+                    subject=str(r["USUBJID"]),
+                    value=str(r["ORIGINDT"]),
+                )
+                for r in late.iter_rows(named=True)
+            ],
+            context="ADSL",
+        )
+    cut_lit = pl.lit(cut, dtype=pl.Date)
+    died_after = (pl.col("DTHDT") > cut_lit).fill_null(False)
+    lka_after = (pl.col("LSTALVDT") > cut_lit).fill_null(False)
+    pd_after = (
+        pl.lit(False)
+        if ovr is None
+        else pl.col("USUBJID").is_in(
+            ovr.filter((pl.col("AVALC") == "PD") & (pl.col("ADT") > cut))["USUBJID"].to_list()
+        )
+    )
+    return subj.with_columns(
+        (died_after | lka_after).alias("_CUT"),
+        (died_after | pd_after).alias("_CUTEV"),
+        pl.when(died_after | lka_after)
+        .then(cut_lit)
+        .otherwise(pl.col("LSTALVDT"))
+        .alias("LSTALVDT"),
+        pl.when(died_after).then(None).otherwise(pl.col("DTHDT")).alias("DTHDT"),
+        pl.when(pl.col("NACTDT") > cut_lit).then(None).otherwise(pl.col("NACTDT")).alias("NACTDT"),
+    )
+
+
+def _overall_survival(
+    subj: pl.DataFrame, ovr: pl.DataFrame | None, options: EndpointOptions
+) -> pl.DataFrame:
+    """OS: death from any cause; else censored at the last known alive date (protocol
+    ``at_last_known_alive: true``, the default) or, with ``os_at_last_known_alive=False``, at the
+    last adequate tumour assessment (the origin when there is none). Without tumour assessments
+    the last-known-alive rule is the only one that can be applied."""
+    by_assessment = not options.os_at_last_known_alive and ovr is not None
+    s = subj
+    if by_assessment and ovr is not None:
+        laa = (
+            ovr.filter(pl.col("AVALC").is_in(ADEQUATE))
+            .group_by("USUBJID")
+            .agg(pl.col("ADT").max().alias("_LAADT"))
+        )
+        s = s.join(laa, on="USUBJID", how="left")
+        censor_at = pl.coalesce("_LAADT", "ORIGINDT")
+        censor_desc = (
+            pl.when(pl.col("_LAADT").is_null())
+            .then(pl.lit("NO ADEQUATE ASSESSMENT: ORIGIN"))
+            .otherwise(pl.lit("LAST ADEQUATE ASSESSMENT"))
+        )
+    else:
+        censor_at = pl.col("LSTALVDT")
+        censor_desc = (
+            pl.when(pl.col("_CUT"))
+            .then(pl.lit("ALIVE AT DATA CUT-OFF"))
+            .otherwise(pl.lit("LAST KNOWN ALIVE"))
+        )
+    dead = pl.col("DTHDT").is_not_null()
+    return s.with_columns(
+        pl.when(dead).then(0).otherwise(1).alias("CNSR"),
+        pl.when(dead).then(pl.col("DTHDT")).otherwise(censor_at).alias("ADT"),
+        pl.when(dead).then(pl.lit("DEATH")).otherwise(censor_desc).alias("DESC"),
+        pl.when(dead | pl.lit(not by_assessment))
+        .then(pl.lit("ADSL"))
+        .otherwise(pl.lit("ADRS"))
+        .alias("SRC"),
     )
 
 
@@ -318,19 +441,16 @@ def derive_adtte(
         adsl = adsl.drop("NACTDT", strict=False).join(nt, on="USUBJID", how="left")
     subj = prepare_adsl(adsl, options)
     subj = subj.with_columns(pl.col("ORIGINDT").alias("STARTDT"))
-    os_ = subj.with_columns(
-        pl.when(pl.col("DTHDT").is_not_null()).then(0).otherwise(1).alias("CNSR"),
-        pl.coalesce("DTHDT", "LSTALVDT").alias("ADT"),
-        pl.when(pl.col("DTHDT").is_not_null())
-        .then(pl.lit("DEATH"))
-        .otherwise(pl.lit("LAST KNOWN ALIVE"))
-        .alias("DESC"),
-        pl.lit("ADSL").alias("SRC"),
-    )
+    cut = options.cutoff_date(subj["ORIGINDT"])
+    ovr = None if adrs is None else _assessments(adrs, subj)  # checks use the real death dates
+    subj = _apply_cutoff(subj, ovr, cut)
+    ovr_all = ovr
+    if ovr is not None and cut is not None:
+        ovr = ovr.filter(pl.col("ADT") <= cut)
+    os_ = _overall_survival(subj, ovr, options)
     out = [_finish(os_, "OS", "ADSL", options)]
-    if adrs is None:
+    if adrs is None or ovr is None:
         return out[0]
-    ovr = _assessments(adrs, subj)
     pfs = _progression(subj, ovr, "ORIGINDT", True, options)
     out.append(_finish(pfs, "PFS", "ADRS", options))
     # TTR: first CR/PR; no response -> censored at last adequate assessment (deaths censored)
@@ -373,7 +493,9 @@ def derive_adtte(
     resp = subj.join(first_resp, on="USUBJID", how="inner").filter(
         pl.col("USUBJID").is_in(responders.to_list())
     )
-    missing = set(responders.to_list()) - set(resp["USUBJID"].to_list())
+    assert ovr_all is not None
+    ever = set(ovr_all.filter(pl.col("AVALC").is_in(RESPONDED))["USUBJID"].to_list())
+    missing = set(responders.to_list()) - ever  # responses after a data cut-off still count here
     if missing:
         raise InputErrors(
             [

@@ -18,7 +18,7 @@ import numpy.typing as npt
 from scipy.optimize import brentq
 from scipy.stats import chi2, norm
 
-from hcctrial.endpoints.km import FloatArray, check_survival_data
+from hcctrial.endpoints.counts import FloatArray, check_survival_data
 from hcctrial.errors import InputError
 
 __all__ = ["CoxFit", "NotEstimableError", "Ties", "cox_ph"]

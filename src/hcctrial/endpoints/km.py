@@ -22,6 +22,14 @@ import numpy as np
 import numpy.typing as npt
 from scipy.stats import norm
 
+from hcctrial.endpoints.counts import (
+    EventTable,
+    FloatArray,
+    IntArray,
+    check_survival_data,
+    factorize,
+    tabulate_codes,
+)
 from hcctrial.errors import InputError
 
 __all__ = [
@@ -31,74 +39,16 @@ __all__ = [
     "Quantile",
     "confidence_band",
     "kaplan_meier",
+    "kaplan_meier_by_group",
+    "kaplan_meier_from_counts",
     "numbers_at_risk",
 ]
 
 ConfType = Literal["log", "log-log", "plain"]
 CONF_TYPES: tuple[str, ...] = ("log", "log-log", "plain")
 
-FloatArray = npt.NDArray[np.float64]
-IntArray = npt.NDArray[np.int64]
-
 # R survival:::quantile.survfit default tolerance, sqrt(.Machine$double.eps).
 _R_TOLERANCE = float(np.sqrt(np.finfo(float).eps))
-
-
-def check_survival_data(
-    time: npt.ArrayLike, event: npt.ArrayLike, what: str = "data"
-) -> tuple[FloatArray, npt.NDArray[np.bool_]]:
-    """Validate and convert follow-up times and event indicators.
-
-    Times must be finite and >= 0; events must be 0/1 (or booleans). Raises
-    :class:`~hcctrial.errors.InputError` naming the first offending row (1-based).
-    """
-    try:
-        t = np.asarray(time, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise InputError(f"{what}: times must be numbers", column="time", value=str(exc)) from None
-    e_raw = np.asarray(event)
-    if t.ndim != 1 or e_raw.shape != t.shape:
-        raise InputError(
-            f"{what}: time and event must be 1-D and of equal length",
-            value=(t.shape, e_raw.shape),
-        )
-    # fast path: two reductions decide the common case (no NaN/inf, no negative time)
-    if t.size and not (np.isfinite(t.min()) and np.isfinite(t.max())):
-        bad = ~np.isfinite(t)
-        row = int(np.flatnonzero(bad)[0]) + 1
-        raise InputError(
-            f"{what}: missing or non-finite time",
-            row=row,
-            column="time",
-            value=float(t[row - 1]),
-        )
-    if t.size and t.min() < 0:
-        row = int(np.flatnonzero(t < 0)[0]) + 1
-        raise InputError(
-            f"{what}: negative time (the event or censoring date is before the origin)",
-            row=row,
-            column="time",
-            value=float(t[row - 1]),
-            expected="time >= 0",
-        )
-    if e_raw.dtype == np.bool_:
-        return t, e_raw
-    if e_raw.dtype.kind in "iu" and (e_raw.size == 0 or (e_raw.min() >= 0 and e_raw.max() <= 1)):
-        return t, e_raw != 0
-    try:
-        e_num = e_raw.astype(np.float64)
-    except (TypeError, ValueError):
-        e_num = np.full(e_raw.shape, np.nan)  # not numbers: reported below, first row named
-    bad_e = ~np.isin(e_num, (0.0, 1.0))
-    if bad_e.any():
-        row = int(np.flatnonzero(bad_e)[0]) + 1
-        raise InputError(
-            f"{what}: event indicator must be 0 (censored) or 1 (event)",
-            row=row,
-            column="event",
-            value=e_raw[row - 1].item() if hasattr(e_raw[row - 1], "item") else e_raw[row - 1],
-        )
-    return t, e_num.astype(bool)
 
 
 def confidence_band(
@@ -303,45 +253,6 @@ def _findq(x: FloatArray, y: FloatArray, p: float, tol: float = _R_TOLERANCE) ->
     return (float(xs_f[i1]) + float(xs_f[i2])) / 2.0
 
 
-def integer_times(t: FloatArray) -> npt.NDArray[np.int64] | None:
-    """``t`` as int64 when every time is a whole number in ``[0, 4 n + 4096)``, else ``None``.
-
-    Follow-up in whole days (ADTTE AVAL) is the common case. Grouping such times by counting
-    (``np.bincount``, O(n + range)) instead of sorting (O(n log n)) is what makes the
-    statistics at 1e6 subjects several times faster (``benchmarks/bench_endpoints.py``); the
-    results are identical, only the order of work differs.
-    """
-    if t.size == 0:
-        return None
-    top = float(t.max())
-    if top >= 4 * t.size + 4096:
-        return None
-    ti = t.astype(np.int64)
-    if not np.array_equal(ti, t):
-        return None
-    return ti
-
-
-def tied_counts(t: FloatArray, e: npt.NDArray[np.bool_]) -> tuple[FloatArray, IntArray, IntArray]:
-    """Distinct times (ascending), subjects and events at each: the KM table's raw counts."""
-    ti = integer_times(t)
-    if ti is not None:
-        total = np.bincount(ti)
-        died = np.bincount(ti, weights=e)
-        seen = np.flatnonzero(total)
-        return seen.astype(np.float64), total[seen].astype(np.int64), died[seen].astype(np.int64)
-    order = np.argsort(t)  # ties are grouped by time below: stability is not needed
-    ts, es = t[order], e[order]
-    new = np.empty(t.size, dtype=bool)
-    new[0] = True
-    np.not_equal(ts[1:], ts[:-1], out=new[1:])
-    starts = np.flatnonzero(new)
-    group_id = np.cumsum(new) - 1
-    n_total = np.diff(np.append(starts, t.size)).astype(np.int64)
-    n_event = np.bincount(group_id, weights=es, minlength=starts.size).astype(np.int64)
-    return ts[starts], n_total, n_event
-
-
 def kaplan_meier(
     time: npt.ArrayLike,
     event: npt.ArrayLike,
@@ -372,16 +283,40 @@ def kaplan_meier(
     [0.75, 0.5, 0.0]
     """
     t, e = check_survival_data(time, event)
+    _check_conf_type(conf_type)
+    if t.size == 0:
+        raise InputError("Kaplan-Meier needs at least one subject", value=0)
+    tab = tabulate_codes(t, e, None, 1, ("all",))
+    return kaplan_meier_from_counts(
+        tab.time, tab.n_total[:, 0], tab.n_event[:, 0], conf_type, conf_level
+    )
+
+
+def _check_conf_type(conf_type: str) -> None:
     if conf_type not in CONF_TYPES:
         raise InputError(
             "unknown confidence interval transform",
             value=conf_type,
             expected=" | ".join(CONF_TYPES),
         )
-    n = t.size
+
+
+def kaplan_meier_from_counts(
+    utime: FloatArray,
+    n_total: IntArray,
+    n_event: IntArray,
+    conf_type: str = "log",
+    conf_level: float = 0.95,
+) -> KaplanMeier:
+    """:func:`kaplan_meier` from the counts per distinct time (see :mod:`.counts`).
+
+    ``utime`` ascending distinct times, ``n_total`` subjects whose follow-up ends there,
+    ``n_event`` how many of them had the event; at risk ``n_j = n - sum_{i<j} n_total_i``.
+    """
+    _check_conf_type(conf_type)
+    n = int(n_total.sum())
     if n == 0:
         raise InputError("Kaplan-Meier needs at least one subject", value=0)
-    utime, n_total, n_event = tied_counts(t, e)
     n_censor = n_total - n_event
     # at risk at each distinct time: everyone whose time is not earlier
     n_risk = (n - (np.cumsum(n_total) - n_total)).astype(np.int64)
@@ -403,8 +338,8 @@ def kaplan_meier(
     return KaplanMeier(
         time=utime,
         n_risk=n_risk,
-        n_event=n_event,
-        n_censor=n_censor,
+        n_event=n_event.astype(np.int64),
+        n_censor=n_censor.astype(np.int64),
         surv=surv,
         se_log=se_log,
         lower=lower,
@@ -415,6 +350,37 @@ def kaplan_meier(
         events=events,
         notes=tuple(notes),
     )
+
+
+def kaplan_meier_by_group(
+    time: npt.ArrayLike,
+    event: npt.ArrayLike,
+    group: npt.ArrayLike,
+    conf_type: str = "log",
+    conf_level: float = 0.95,
+    table: EventTable | None = None,
+) -> dict[str, KaplanMeier]:
+    """One Kaplan-Meier fit per group (arm), from one tabulation of all subjects.
+
+    Equal to ``kaplan_meier(time[group == g], event[group == g])`` for each ``g`` (R
+    ``survfit(Surv(time, status) ~ group)``) without selecting the rows of each arm: the
+    counts per (time, arm) come from one pass (:func:`~hcctrial.endpoints.counts.tabulate`).
+    Pass ``table`` to reuse a tabulation (e.g. the one the log-rank test uses); ``time``,
+    ``event`` and ``group`` are then not read. Keys are the group labels, sorted.
+    """
+    _check_conf_type(conf_type)
+    if table is None:
+        t, e = check_survival_data(time, event)
+        g_arr = np.asarray(group)
+        if g_arr.shape != t.shape:
+            raise InputError("group must have one value per subject", value=g_arr.shape)
+        labels, codes = factorize(g_arr)
+        table = tabulate_codes(t, e, codes, len(labels), labels)
+    out: dict[str, KaplanMeier] = {}
+    for i, label in enumerate(table.groups):
+        ut, tot, ev = table.group(i)
+        out[label] = kaplan_meier_from_counts(ut, tot, ev, conf_type, conf_level)
+    return out
 
 
 def numbers_at_risk(time: npt.ArrayLike, at: npt.ArrayLike) -> IntArray:

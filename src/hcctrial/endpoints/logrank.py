@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-import pandas as pd
 from scipy.stats import chi2
 
-from hcctrial.endpoints.km import FloatArray, check_survival_data, integer_times
+from hcctrial.endpoints.counts import (
+    EventTable,
+    FloatArray,
+    check_survival_data,
+    factorize,
+    tabulate_codes,
+)
 from hcctrial.errors import InputError
 
-__all__ = ["LogRank", "logrank_test"]
+__all__ = ["LogRank", "logrank_from_table", "logrank_test"]
 
 
 @dataclass(frozen=True)
@@ -36,35 +40,15 @@ class LogRank:
     rho: float
     stratified: bool
     note: str = ""
+    strata: tuple[str, ...] = ()
 
 
 def _stratum_scores(
-    t: FloatArray, e: npt.NDArray[np.bool_], g: npt.NDArray[np.int64], k: int, rho: float
+    table: EventTable, rho: float
 ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
     """Observed, expected and variance contributions of one stratum (vectorized over times)."""
-    ti = integer_times(t)
-    if ti is not None and (int(ti.max()) + 1) * k > 4 * t.size + 4096:
-        ti = None  # many groups: the (time, group) grid would outgrow the data; sort instead
-    if ti is not None:
-        # whole-day times: count per (time, group) cell directly, no sort (see integer_times)
-        cell = ti * k + g
-        size = (int(ti.max()) + 1) * k
-        total = np.bincount(cell, minlength=size).reshape(-1, k).astype(np.float64)
-        died = np.bincount(cell, weights=e, minlength=size).reshape(-1, k)
-        seen = total.sum(axis=1) > 0
-        total, died = total[seen], died[seen]
-        m = total.shape[0]
-    else:
-        order = np.argsort(t)  # rows of one time are summed together: stability not needed
-        ts, es, gs = t[order], e[order], g[order]
-        new = np.empty(ts.size, dtype=bool)
-        new[0] = True
-        np.not_equal(ts[1:], ts[:-1], out=new[1:])
-        tid = np.cumsum(new) - 1
-        m = int(tid[-1]) + 1
-        cell = tid * k + gs
-        total = np.bincount(cell, minlength=m * k).reshape(m, k).astype(np.float64)
-        died = np.bincount(cell, weights=es, minlength=m * k).reshape(m, k)
+    total = table.n_total.astype(np.float64)
+    died = table.n_event.astype(np.float64)
     # at risk at time j in group g: subjects of g with time >= t_j (reverse cumulative sum)
     at_risk = np.cumsum(total[::-1], axis=0)[::-1]
     d = died.sum(axis=1)
@@ -75,7 +59,7 @@ def _stratum_scores(
         s_before = np.concatenate(([1.0], s_after[:-1]))
         w = s_before**rho
     else:
-        w = np.ones(m)
+        w = np.ones(d.size)
     keep = d > 0
     d, nr, w, at_risk, died = d[keep], nr[keep], w[keep], at_risk[keep], died[keep]
     frac = at_risk / nr[:, None]
@@ -88,31 +72,6 @@ def _stratum_scores(
         "j,jg,jh->gh", factor, frac, frac
     )
     return obs, exp, var, total.sum(axis=0)
-
-
-def _factorize(values: npt.NDArray[Any]) -> tuple[npt.NDArray[np.str_], npt.NDArray[np.int64]]:
-    """Sorted distinct labels (as text) and the code of each value.
-
-    A hash table (pandas ``factorize``): O(n), instead of sorting a million values or strings;
-    only the distinct labels are sorted (R orders factor levels the same way).
-    """
-    if values.dtype.kind in "biuf" and values.size:
-        # small whole-number codes (0/1 arms): distinct values by counting, no hashing
-        lo, hi = values.min(), values.max()
-        if np.isfinite(lo) and np.isfinite(hi) and hi - lo < 1024:
-            shifted = (values - lo).astype(np.int64)
-            if np.array_equal(shifted + lo, values):
-                present = np.flatnonzero(np.bincount(shifted))
-                lookup = np.full(present[-1] + 1, -1, dtype=np.int64)
-                lookup[present] = np.arange(present.size)
-                return (present + lo).astype(values.dtype).astype(str), lookup[shifted]
-    codes_pd, levels_pd = pd.factorize(
-        values if values.dtype.kind in "biuf" else values.astype(object), sort=True
-    )
-    if (codes_pd < 0).any():
-        row = int(np.flatnonzero(codes_pd < 0)[0]) + 1
-        raise InputError("missing group or stratum", row=row, expected="a value for every subject")
-    return np.asarray(levels_pd).astype(str), codes_pd.astype(np.int64)
 
 
 def logrank_test(
@@ -134,43 +93,77 @@ def logrank_test(
                  \frac{n_{jg}}{n_j}\Big(\delta_{gh} - \frac{n_{jh}}{n_j}\Big)
 
     and :math:`\chi^2 = U' V^{-} U` on ``G - 1`` degrees of freedom. Stratified: U and V are
-    summed over strata. Reproduces R ``survdiff(Surv(time, status) ~ group + strata(s), rho)``.
+    summed over strata (risk sets within each stratum). Reproduces R
+    ``survdiff(Surv(time, status) ~ group + strata(s), rho = rho)``. The counts come from one
+    pass per stratum (:mod:`hcctrial.endpoints.counts`).
     """
     t, e = check_survival_data(time, event)
     g_raw = np.asarray(group)
     if g_raw.shape != t.shape:
         raise InputError("group must have one value per subject", value=g_raw.shape)
-    labels, g = _factorize(g_raw)
-    k = labels.size
+    labels, g = factorize(g_raw, "group")
     if strata is None:
-        s_codes = np.zeros(1 if t.size else 0, dtype=np.int64)  # one stratum: codes unused
-    else:
-        s_arr = np.asarray(strata)
-        if s_arr.shape != t.shape:
-            raise InputError("strata must have one value per subject", value=s_arr.shape)
-        s_codes = _factorize(s_arr)[1]
+        return logrank_from_table(tabulate_codes(t, e, g, len(labels), labels), rho)
+    s_arr = np.asarray(strata)
+    if s_arr.shape != t.shape:
+        raise InputError("strata must have one value per subject", value=s_arr.shape)
+    s_labels, s_codes = factorize(s_arr, "stratum")
+    k = len(labels)
+    present = np.bincount(g, minlength=k) > 0  # small integer codes may leave empty levels
+    if not present.all():
+        g = (np.cumsum(present) - 1)[g]
+        labels = tuple(lab for lab, p in zip(labels, present, strict=True) if p)
+        k = len(labels)
+    order = np.argsort(s_codes, kind="stable")
+    bounds = np.searchsorted(s_codes[order], np.arange(len(s_labels) + 1))
+    tables: list[EventTable] = []
+    used: list[str] = []
+    for i, name in enumerate(s_labels):
+        rows = order[bounds[i] : bounds[i + 1]]
+        if rows.size:
+            tables.append(tabulate_codes(t[rows], e[rows], g[rows], k, labels, drop_empty=False))
+            used.append(name)
+    return _combine(tables, labels, rho, tuple(used))
+
+
+def logrank_from_table(table: EventTable, rho: float = 0.0) -> LogRank:
+    """:func:`logrank_test` (unstratified) from a tabulation (:mod:`hcctrial.endpoints.counts`).
+
+    The Kaplan-Meier fits per arm and the log-rank test can so share one pass over the
+    subjects (:func:`~hcctrial.endpoints.km.kaplan_meier_by_group` with ``table=``).
+    """
+    return _combine([table], table.groups, rho, None)
+
+
+def _combine(
+    tables: list[EventTable],
+    labels: tuple[str, ...],
+    rho: float,
+    strata: tuple[str, ...] | None,
+) -> LogRank:
+    """Sum score, expectation and variance over strata; chi-square ``U' V^- U``."""
+    k = len(labels)
     obs = np.zeros(k)
     exp = np.zeros(k)
     var = np.zeros((k, k))
     n_g = np.zeros(k)
-    n_strata = int(s_codes.max()) + 1 if s_codes.size else 0
-    for s in range(n_strata):
-        if n_strata == 1:
-            o, x, v, ng = _stratum_scores(t, e, g, k, rho)
-        else:
-            sel = s_codes == s
-            o, x, v, ng = _stratum_scores(t[sel], e[sel], g[sel], k, rho)
+    events = 0
+    for table in tables:
+        if table.n_total.shape[0] == 0:
+            continue
+        o, x, v, ng = _stratum_scores(table, rho)
         obs += o
         exp += x
         var += v
         n_g += ng
+        events += int(table.n_event.sum())
     df = k - 1
     note = ""
     chisq: float | None = None
     p: float | None = None
     if k < 2:
         note = f"not testable: only one group ({labels[0] if k else 'none'})"
-    elif e.sum() == 0:
+    elif events == 0:
         note = "not testable: no events"
     else:
         diff = (obs - exp)[1:]
@@ -182,7 +175,7 @@ def logrank_test(
             chisq = float(diff @ np.linalg.solve(vv, diff))
         p = float(chi2.sf(chisq, df))
     return LogRank(
-        groups=tuple(str(x) for x in labels),
+        groups=labels,
         n=tuple(int(x) for x in n_g),
         obs=tuple(float(x) for x in obs),
         exp=tuple(float(x) for x in exp),
@@ -193,4 +186,5 @@ def logrank_test(
         rho=rho,
         stratified=strata is not None,
         note=note,
+        strata=strata or (),
     )

@@ -15,7 +15,13 @@ from dataclasses import dataclass, field
 import numpy as np
 import polars as pl
 
-from hcctrial.endpoints.adtte import ADEQUATE, RESPONDED, EndpointOptions, to_polars
+from hcctrial.endpoints.adtte import (
+    ADEQUATE,
+    DAYS_PER_MONTH,
+    RESPONDED,
+    EndpointOptions,
+    to_polars,
+)
 from hcctrial.endpoints.cox import cox_ph
 from hcctrial.endpoints.km import CONF_TYPES, kaplan_meier
 from hcctrial.endpoints.logrank import logrank_test
@@ -31,8 +37,6 @@ __all__ = [
     "summarise_time_to_event",
 ]
 
-# Average Gregorian month, 365.25 / 12 days (as R's lubridate and most SAP month conversions).
-DAYS_PER_MONTH = 365.25 / 12
 
 RESULT_SCHEMA = {
     "ARM": pl.Utf8, "PARAMCD": pl.Utf8, "STATISTIC": pl.Utf8, "N": pl.Int64, "X": pl.Int64,
