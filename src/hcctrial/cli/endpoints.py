@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -43,6 +44,7 @@ class EndpointsRun:
     response_source: str
     problems: pl.DataFrame
     outside_population: list[str]
+    strata_not_in_data: list[str] = field(default_factory=list)
 
 
 _ADSL_ORIGIN = {"first-infusion": "TRTSDT", "randomization": "RANDDT"}
@@ -93,11 +95,16 @@ def run_endpoints(
     evaluator: str | None = None,
     conf_type: str | None = None,
     ties: str | None = None,
+    strata: list[str] | None = None,
+    data_cutoff: dt.date | None = None,
 ) -> EndpointsRun:
     """Protocol + study folder -> ADTTE and every endpoint (the CLI's Python twin).
 
     Response data, first found: ``adrs_file`` (e.g. ``hcctrial response`` output); the
     response engine over TU/TR; the study's RS overall responses. Without any, OS only.
+    ``strata``: ADSL or DM columns for the stratified log-rank test (default: the protocol's
+    randomization strata that the data hold). ``data_cutoff``: the analysis cut-off date
+    (default: the protocol's ``data_cutoff_months`` after the last origin, else none).
     """
     from hcctrial.endpoints.analysis import analyse_endpoints
     from hcctrial.endpoints.protocol_options import efficacy_settings
@@ -113,11 +120,24 @@ def run_endpoints(
         a_opts = replace(a_opts, conf_type=conf_type)
     if ties is not None:
         a_opts = replace(a_opts, ties=ties)
-    settings = replace(settings, analysis_options=a_opts)
     study = read_study(data, on_error="collect")
     adsl = derive_adsl(study)
     adsl = adsl.filter(pl.col("ITTFL") == "Y")
     adsl = _origin(adsl, settings.origin, study)
+    wanted = list(strata) if strata else list(a_opts.strata)
+    adsl = _with_strata_columns(adsl, study, wanted)
+    strata_not_found: list[str] = []
+    if not strata:
+        # the protocol's factors: used when the data hold them, listed in meta.json otherwise
+        strata_not_found = [c for c in wanted if c not in adsl.columns]
+        wanted = [c for c in wanted if c in adsl.columns]
+    a_opts = replace(a_opts, strata=tuple(wanted))
+    settings = replace(settings, analysis_options=a_opts)
+    if data_cutoff is not None:
+        settings = replace(
+            settings,
+            endpoint_options=replace(settings.endpoint_options, data_cutoff=data_cutoff),
+        )
     reference = adsl.select("USUBJID", pl.col("ORIGINDT").alias("REFDT"))
     nact = derive_anticancer_start(study.get("CM"), reference)
     label = "mRECIST" if settings.criteria == "mrecist" else "RECIST 1.1"
@@ -172,7 +192,18 @@ def run_endpoints(
     result = analyse_endpoints(
         adsl, adrs, settings.endpoint_options, settings.analysis_options, nact
     )
-    return EndpointsRun(result, settings, adrs, source, problems, excluded)
+    return EndpointsRun(result, settings, adrs, source, problems, excluded, strata_not_found)
+
+
+def _with_strata_columns(adsl: pl.DataFrame, study: Any, columns: list[str]) -> pl.DataFrame:
+    """ADSL with each stratification column that only DM holds joined on (one row per subject)."""
+    dm = study.get("DM") if hasattr(study, "get") else None
+    extra = [c for c in columns if c not in adsl.columns and dm is not None and c in dm.columns]
+    if not extra or dm is None:
+        return adsl
+    return adsl.join(
+        dm.select("USUBJID", *extra).unique("USUBJID", keep="first"), on="USUBJID", how="left"
+    )
 
 
 def _ci(est: float | None, low: float | None, upp: float | None, unit: str | None) -> str:
@@ -266,12 +297,37 @@ def register(app: typer.Typer) -> None:
         ties: Annotated[
             _Ties | None, typer.Option("--ties", help="Cox ties (default efron, as R).")
         ] = None,
+        strata: Annotated[
+            list[str] | None,
+            typer.Option(
+                "--strata",
+                help="ADSL/DM column for the stratified log-rank test (repeatable; default: "
+                "the protocol's randomization strata).",
+            ),
+        ] = None,
+        data_cutoff: Annotated[
+            str | None,
+            typer.Option(
+                "--data-cutoff",
+                help="Data cut-off date YYYY-MM-DD (default: the protocol's "
+                "data_cutoff_months after the last origin, else none).",
+            ),
+        ] = None,
     ) -> None:
         """Derive ADTTE (OS, PFS, TTR, DOR) and the efficacy endpoints of a study.
 
         Writes adtte.csv, endpoints_by_arm.csv, endpoints_comparison.csv, numbers_at_risk.csv,
         ADRS.csv and meta.json (every convention used) into OUT.
         """
+        cutoff: dt.date | None = None
+        if data_cutoff is not None:
+            try:
+                cutoff = dt.date.fromisoformat(data_cutoff)
+            except ValueError:
+                raise typer.BadParameter(
+                    f"{data_cutoff!r} is not a date; expected YYYY-MM-DD",
+                    param_hint="--data-cutoff",
+                ) from None
         run = run_endpoints(
             protocol,
             data,
@@ -279,6 +335,8 @@ def register(app: typer.Typer) -> None:
             evaluator=evaluator,
             conf_type=None if conf_type is None else conf_type.value,
             ties=None if ties is None else ties.value,
+            strata=strata,
+            data_cutoff=cutoff,
         )
         res, st = run.result, run.settings
         meta: dict[str, Any] = {
@@ -294,6 +352,7 @@ def register(app: typer.Typer) -> None:
             "conventions": res.conventions(),
             "study_data_problems": run.problems.height,
             "response_subjects_outside_itt": run.outside_population,
+            "protocol_strata_not_in_data": run.strata_not_in_data,
         }
         out.mkdir(parents=True, exist_ok=True)
         for name, df in res.tables().items():
@@ -316,10 +375,13 @@ def register(app: typer.Typer) -> None:
             print(pl.concat([res.by_arm, res.comparison]).write_csv(), end="")
             return
         conv = res.conventions()
+        st_ = res.analysis_options
         console.print(
             f"{st.protocol_id}: origin {st.origin}; response {st.criteria} from "
             f"{run.response_source}; {conv['ci_transform']} CI transform, Cox {conv['cox_ties']} "
-            "ties; medians in months",
+            "ties; medians in months"
+            + (f"; log-rank also stratified by {', '.join(st_.strata)}" if st_.strata else "")
+            + (f"; data cut-off {res.data_cutoff.isoformat()}" if res.data_cutoff else ""),
             highlight=False,
         )
         wide = Console(width=160)

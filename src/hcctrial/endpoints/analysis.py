@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 import polars as pl
 
-from hcctrial.endpoints.adtte import EndpointOptions, derive_adtte, to_polars
+from hcctrial.endpoints.adtte import EndpointOptions, derive_adtte, prepare_adsl, to_polars
 from hcctrial.endpoints.summary import (
     AnalysisOptions,
     at_risk_table,
     compare_arms,
     response_rates,
+    stratum_labels,
     summarise_time_to_event,
 )
 
@@ -31,6 +33,7 @@ class EndpointsResult:
     at_risk: pl.DataFrame
     endpoint_options: EndpointOptions
     analysis_options: AnalysisOptions
+    data_cutoff: date | None = None
 
     def tables(self) -> dict[str, pl.DataFrame]:
         """Tables keyed by their export name."""
@@ -60,7 +63,24 @@ class EndpointsResult:
                 "max_gap_days": e.max_gap_days,
                 "no_baseline_censors_at_origin": e.no_baseline_censors_at_origin,
                 "no_assessment_censors_at_origin": e.no_assessment_censors_at_origin,
+                "no_post_baseline_censors_at_origin": e.no_post_baseline_censors_at_origin,
+                "os_censored_at": "last known alive"
+                if e.os_at_last_known_alive
+                else "last adequate assessment",
+                "pfs_censored_at": "last known alive"
+                if e.pfs_at_last_known_alive
+                else "last adequate assessment",
+                "data_cutoff": None if self.data_cutoff is None else self.data_cutoff.isoformat(),
+                "data_cutoff_rule": (
+                    "given date"
+                    if e.data_cutoff is not None
+                    else f"last origin + {e.data_cutoff_months:g} months"
+                    if e.data_cutoff_months is not None
+                    else "none"
+                ),
             },
+            "logrank_strata": list(a.strata),
+            "ci_transform_of_every_median_and_rate": "stated in each row's METHOD",
             "response_param": e.response_param,
         }
 
@@ -88,8 +108,10 @@ def analyse_endpoints(
     a_opts = analysis_options or AnalysisOptions()
     adsl = to_polars(adsl, "ADSL")
     adtte = derive_adtte(adsl, adrs, e_opts, new_therapy)
+    cutoff = e_opts.cutoff_date(prepare_adsl(adsl, e_opts)["ORIGINDT"])
     by_arm = summarise_time_to_event(adtte, a_opts)
-    comparison = compare_arms(adtte, a_opts)
+    strata = stratum_labels(adsl, a_opts.strata) if a_opts.strata else None
+    comparison = compare_arms(adtte, a_opts, strata)
     if adrs is not None:
         rates, diffs = response_rates(to_polars(adrs, "ADRS"), adsl, e_opts, a_opts)
         by_arm = pl.concat([by_arm, rates])
@@ -101,4 +123,5 @@ def analyse_endpoints(
         at_risk=_order(at_risk_table(adtte, a_opts.at_risk_months)),
         endpoint_options=e_opts,
         analysis_options=a_opts,
+        data_cutoff=cutoff,
     )

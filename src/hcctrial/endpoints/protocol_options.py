@@ -9,13 +9,23 @@ origin of time               ``origin`` of the PFS (else OS, else any time-to-ev
 response criteria            ``response`` of the primary (else first) endpoint that has one
 BOR or confirmed BOR         ``CBOR`` when that ``response.confirmation_required``, else ``BOR``
 confirmation / SD days       ``response.confirmation_days`` / ``response.sd_min_days``
-censoring                    ``censoring`` of the PFS endpoint (FDA 2018 guidance defaults)
+censoring (PFS, TTR, DOR)    ``censoring`` of the PFS endpoint (FDA 2018 guidance defaults):
+                             ``missed_assessments``, ``new_anticancer_therapy``,
+                             ``no_baseline_at_origin``, ``no_post_baseline_at_origin``,
+                             ``at_last_known_alive``
+censoring (OS)               ``censoring`` of the OS endpoint: last known alive unless it sets
+                             ``at_last_known_alive: false`` with ``at_last_adequate_assessment``
+                             (then the last adequate tumour assessment); none: last known alive
+data cut-off                 ``data_cutoff_months`` of any time-to-event endpoint (all equal):
+                             the last subject's origin + that many months
 imaging interval and window  the ``repeat`` of the first repeating ``tumour-assessment`` event
                              (weeks -> days), else the gap of its first two weeks; its window
 landmark months              ``timepoints_months`` of the OS / PFS / rate endpoints, else OS 6, 12,
                              24 and PFS 3, 6, 12, 24 months (the seed trials' questions)
 DCR months                   ``timepoints_months`` of the DCR endpoint, else 3, 6, 12, 24
 control arm                  the first arm whose type is not ``experimental``
+log-rank strata              ``design.randomization.strata`` (ADSL/DM column names); the
+                             CLI's ``--strata`` replaces them
 ===========================  ====================================================================
 """
 
@@ -25,6 +35,7 @@ from dataclasses import dataclass, replace
 
 from hcctrial.endpoints.adtte import EndpointOptions
 from hcctrial.endpoints.summary import DAYS_PER_MONTH, AnalysisOptions
+from hcctrial.errors import InputError
 from hcctrial.protocol import Protocol
 from hcctrial.protocol.outcomes import Endpoint
 
@@ -112,9 +123,31 @@ def efficacy_settings(protocol: Protocol) -> EfficacySettings:
             missed_assessments_censor=c.missed_assessments is not None,
             allowed_missed=(c.missed_assessments or 2) - 1,
             no_baseline_censors_at_origin=c.no_baseline_at_origin,
-            # ``no_post_baseline_at_origin`` is the FDA rule itself (censor at the origin, but a
-            # death within the missed-assessment window is an event): EndpointOptions' default.
+            no_post_baseline_censors_at_origin=c.no_post_baseline_at_origin,
+            pfs_at_last_known_alive=c.at_last_known_alive,
         )
+    os_ep = _first(eps, ("os", "median-os"))
+    if os_ep is not None and os_ep.censoring is not None:
+        c = os_ep.censoring
+        # last known alive unless the file asks for the last adequate assessment instead
+        e_opts = replace(
+            e_opts,
+            os_at_last_known_alive=c.at_last_known_alive or not c.at_last_adequate_assessment,
+        )
+    cutoffs = {
+        e.id: e.censoring.data_cutoff_months
+        for e in eps
+        if e.kind in _TTE and e.censoring is not None and e.censoring.data_cutoff_months
+    }
+    if len(set(cutoffs.values())) > 1:
+        raise InputError(
+            "endpoints give different data cut-offs; one analysis has one cut-off",
+            column="endpoints[].censoring.data_cutoff_months",
+            value=cutoffs,
+            expected="the same data_cutoff_months on every time-to-event endpoint",
+        )
+    if cutoffs:
+        e_opts = replace(e_opts, data_cutoff_months=next(iter(cutoffs.values())))
     interval, window = _imaging(protocol)
     if interval is not None:
         e_opts = replace(e_opts, assessment_interval_days=interval)
@@ -137,7 +170,13 @@ def efficacy_settings(protocol: Protocol) -> EfficacySettings:
     )
     controls = [a.label for a in protocol.arms if a.type != "experimental"]
     control = controls[0] if controls and len(protocol.arms) == 2 else None
-    a_opts = AnalysisOptions(landmarks_months=landmarks, dcr_months=dcr_months, control_arm=control)
+    rand = protocol.design.randomization
+    a_opts = AnalysisOptions(
+        landmarks_months=landmarks,
+        dcr_months=dcr_months,
+        control_arm=control,
+        strata=tuple(rand.strata) if rand is not None else (),
+    )
     return EfficacySettings(
         protocol_id=protocol.id,
         origin=origin,

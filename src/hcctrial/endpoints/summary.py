@@ -34,6 +34,7 @@ __all__ = [
     "at_risk_table",
     "compare_arms",
     "response_rates",
+    "stratum_labels",
     "summarise_time_to_event",
 ]
 
@@ -53,7 +54,9 @@ class AnalysisOptions:
     (SAS default), "plain". ``control_arm``: the reference of hazard ratios and differences
     (default: the second arm in sorted order, stated in every comparison row).
     ``median_both_transforms``: also give the median's Brookmeyer-Crowley CI under the other
-    of log / log-log (row ``MEDIAN_CI_LOGLOG`` or ``MEDIAN_CI_LOG``).
+    of log / log-log (row ``MEDIAN_CI_LOGLOG`` or ``MEDIAN_CI_LOG``). ``strata``: ADSL
+    columns (e.g. the randomization's stratification factors) for the stratified log-rank test
+    (row ``LOGRANK_STRATIFIED_P``; several columns: their combinations, as R ``strata(a, b)``).
     """
 
     conf_type: str = "log"
@@ -66,6 +69,7 @@ class AnalysisOptions:
     at_risk_months: tuple[float, ...] = (0.0, 3.0, 6.0, 9.0, 12.0, 18.0, 24.0)
     control_arm: str | None = None
     median_both_transforms: bool = True
+    strata: tuple[str, ...] = ()
 
 
 def _row(arm: str, param: str, stat: str, **kw: object) -> dict[str, object]:
@@ -200,13 +204,47 @@ def _arms(arms: Sequence[str], options: AnalysisOptions) -> tuple[str, str] | No
     return experimental, control
 
 
-def compare_arms(adtte: pl.DataFrame, options: AnalysisOptions) -> pl.DataFrame:
-    """Two-arm comparison per PARAMCD: Cox HR (Wald and profile-likelihood CIs), log-rank test.
+def stratum_labels(adsl: pl.DataFrame, columns: Sequence[str]) -> pl.DataFrame:
+    """``USUBJID, STRATUM``: each subject's stratum, the values of ``columns`` joined by ", ".
+
+    A missing column or a subject without a value is an error naming the column (and the
+    subject): a stratified test cannot leave anyone out silently.
+    """
+    missing = [c for c in columns if c not in adsl.columns]
+    if missing:
+        raise InputError(
+            "stratification factor not in the subject-level data",
+            column=", ".join(missing),
+            expected="one of " + ", ".join(adsl.columns),
+        )
+    subj = adsl.unique("USUBJID", keep="first", maintain_order=True)
+    for c in columns:
+        empty = subj.filter(pl.col(c).is_null() | (pl.col(c).cast(pl.Utf8).str.strip_chars() == ""))
+        if empty.height:
+            raise InputError(
+                "no value of the stratification factor (rule: every subject is in one stratum)",
+                column=c,
+                subject=", ".join(map(str, empty["USUBJID"].to_list()[:10])),
+            )
+    return subj.select(
+        "USUBJID",
+        pl.concat_str([pl.col(c).cast(pl.Utf8) for c in columns], separator=", ").alias("STRATUM"),
+    )
+
+
+def compare_arms(
+    adtte: pl.DataFrame, options: AnalysisOptions, strata: pl.DataFrame | None = None
+) -> pl.DataFrame:
+    """Two-arm comparison per PARAMCD: Cox HR (Wald and profile-likelihood CIs), log-rank test,
+    and with ``strata`` (``USUBJID, STRATUM`` from :func:`stratum_labels`) the stratified
+    log-rank test (R ``survdiff(Surv(AVAL, status) ~ ARM + strata(STRATUM))``).
 
     The HR is experimental vs control (``control_arm``); with one arm, or more than two, rows
     say "not estimable" and why.
     """
     adtte = _check_adtte(adtte)
+    if strata is not None:
+        adtte = adtte.join(strata.select("USUBJID", "STRATUM"), on="USUBJID", how="left")
     rows: list[dict[str, object]] = []
     for (param,), grp in adtte.group_by(["PARAMCD"], maintain_order=True):
         p = str(param)
@@ -276,7 +314,41 @@ def compare_arms(adtte: pl.DataFrame, options: AnalysisOptions) -> pl.DataFrame:
                 NOTE=lr.note,
             )
         )
+        if strata is not None:
+            rows.append(_stratified_row(grp, t, e, arm, label, p, options))
     return _frame(rows)
+
+
+def _stratified_row(
+    grp: pl.DataFrame,
+    t: np.ndarray,
+    e: np.ndarray,
+    arm: np.ndarray,
+    label: str,
+    param: str,
+    options: AnalysisOptions,
+) -> dict[str, object]:
+    """Row ``LOGRANK_STRATIFIED_P``: the log-rank test within strata, summed (survdiff)."""
+    lost = grp.filter(pl.col("STRATUM").is_null())
+    if lost.height:
+        raise InputError(
+            "subject has no stratum (rule: every analysed subject is in one stratum)",
+            column=", ".join(options.strata) or "STRATUM",
+            subject=", ".join(map(str, lost["USUBJID"].to_list()[:10])),
+        )
+    lr = logrank_test(t, e, arm, strata=grp["STRATUM"].to_numpy())
+    factors = ", ".join(options.strata) or "STRATUM"
+    return _row(
+        label,
+        param,
+        "LOGRANK_STRATIFIED_P",
+        N=int(t.size),
+        X=int(e.sum()),
+        ESTIMATE=lr.p,
+        METHOD=f"stratified log-rank (survdiff + strata({factors}), {len(lr.strata)} strata)"
+        + ("" if lr.chisq is None else f"; chi-square = {lr.chisq:.4f}, df 1"),
+        NOTE=lr.note,
+    )
 
 
 def response_rates(
