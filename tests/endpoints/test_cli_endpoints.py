@@ -184,6 +184,22 @@ def test_orr_against_binom_test(log_run: Path) -> None:
     assert diff["LOWER"] < 0 < diff["UPPER"]
 
 
+def test_dcr_at_months_uses_the_scheduled_scans(log_run: Path) -> None:
+    """Scans every 8 weeks (days 56, 112, 168, ...), window 7 days (two_arm_protocol.yaml).
+
+    3 months (day 91.3): nearest scan day 112 -> from day 105. Non-PD at day 112 before any PD
+    (two_arm_study.py table): E1, E2, E3, E6, E8 (5/8); C3, C4, C6 (3/8).
+    6 months (day 182.6): nearest scan day 168 -> from day 161. Non-PD at day 168 or later
+    before any PD: E1, E6, E8 (E2, E3 progress at 168) = 3/8; C6 = 1/8 (C3, C4 progress at 168).
+    """
+    for arm, x3, x6 in ((EXPERIMENTAL, 5, 3), (CONTROL, 3, 1)):
+        r3 = _stat(log_run, arm, "RESPONSE", "DCR_3M")
+        r6 = _stat(log_run, arm, "RESPONSE", "DCR_6M")
+        assert (r3["X"], r6["X"]) == (x3, x6)
+        assert "on/after day 105 (scheduled assessment day 112" in r3["METHOD"]
+        assert "on/after day 161 (scheduled assessment day 168" in r6["METHOD"]
+
+
 def test_text_and_csv_output(
     study: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

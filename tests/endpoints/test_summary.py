@@ -91,7 +91,8 @@ def test_whole_pipeline_tables_and_conventions() -> None:
     assert (orr["X"], orr["N"]) == (1, 3)  # S2 PR of S1-S3
     dcr = _stat(res.by_arm, "B", "DCR")
     assert (dcr["X"], dcr["N"]) == (2, 4)  # S4, S7 SD; S5, S6 NE
-    # DCR at 3 months: cut = 91.3 - 7 = 84.3 days; S2 SD on day 168 before any PD -> 1 of 3
+    # DCR at 3 months: from day floor(91.3) - 7 = 84 (no schedule given); S2 SD on day 168
+    # before any PD -> 1 of 3
     assert _stat(res.by_arm, "A", "DCR_3M")["X"] == 1
     diff = _stat(res.comparison, "A vs B", "ORR_DIFF")
     assert diff["ESTIMATE"] == pytest.approx(1 / 3)

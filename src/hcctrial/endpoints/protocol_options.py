@@ -23,6 +23,7 @@ imaging interval and window  the ``repeat`` of the first repeating ``tumour-asse
 landmark months              ``timepoints_months`` of the OS / PFS / rate endpoints, else OS 6, 12,
                              24 and PFS 3, 6, 12, 24 months (the seed trials' questions)
 DCR months                   ``timepoints_months`` of the DCR endpoint, else 3, 6, 12, 24
+DCR landmark visits          the scheduled tumour assessments (day, window) of the first arm
 control arm                  the first arm whose type is not ``experimental``
 log-rank strata              ``design.randomization.strata`` (ADSL/DM column names); the
                              CLI's ``--strata`` replaces them
@@ -98,6 +99,38 @@ def _imaging(protocol: Protocol) -> tuple[int | None, int | None]:
         if len(event.weeks) >= 2:
             return round(7 * (event.weeks[1] - event.weeks[0])), window
     return None, None
+
+
+def _assessment_schedule(
+    protocol: Protocol, months: tuple[float, ...]
+) -> tuple[tuple[int, int], ...]:
+    """Scheduled tumour assessments after day 0 as ``(day, window before)`` in the first arm.
+
+    Built by the schedule engine (:func:`hcctrial.schedule.template.arm_template`, one place for
+    repeats, weeks and months) up to the last landmark plus a year; a protocol whose calendar
+    cannot be built gives none, and the landmark rule
+    falls back to whole months (:func:`~hcctrial.endpoints.summary.landmark_assessment_day`).
+    """
+    from hcctrial.schedule.template import arm_template
+
+    if not protocol.arms:
+        return ()
+    horizon = round((max(months, default=24.0)) * DAYS_PER_MONTH) + 366
+    # the imaging plan does not depend on the dose level: the first one lets the calendar build
+    level = protocol.dose_levels[0].id if protocol.dose_levels else None
+    try:
+        rows = arm_template(protocol, protocol.arms[0].id, horizon, dose_level=level)
+    except InputError:
+        return ()
+    return tuple(
+        sorted(
+            {
+                (r.offset, r.window_before)
+                for r in rows
+                if r.what == "tumour-assessment" and r.offset > 0
+            }
+        )
+    )
 
 
 def efficacy_settings(protocol: Protocol) -> EfficacySettings:
@@ -176,6 +209,7 @@ def efficacy_settings(protocol: Protocol) -> EfficacySettings:
         dcr_months=dcr_months,
         control_arm=control,
         strata=tuple(rand.strata) if rand is not None else (),
+        assessment_schedule=_assessment_schedule(protocol, dcr_months),
     )
     return EfficacySettings(
         protocol_id=protocol.id,

@@ -33,6 +33,7 @@ __all__ = [
     "AnalysisOptions",
     "at_risk_table",
     "compare_arms",
+    "landmark_assessment_day",
     "response_rates",
     "stratum_labels",
     "summarise_time_to_event",
@@ -57,6 +58,8 @@ class AnalysisOptions:
     of log / log-log (row ``MEDIAN_CI_LOGLOG`` or ``MEDIAN_CI_LOG``). ``strata``: ADSL
     columns (e.g. the randomization's stratification factors) for the stratified log-rank test
     (row ``LOGRANK_STRATIFIED_P``; several columns: their combinations, as R ``strata(a, b)``).
+    ``assessment_schedule``: the protocol's scheduled tumour assessments as ``(day after the
+    origin, days of window before)``, used by :func:`landmark_assessment_day` for DCR at months.
     """
 
     conf_type: str = "log"
@@ -70,6 +73,7 @@ class AnalysisOptions:
     control_arm: str | None = None
     median_both_transforms: bool = True
     strata: tuple[str, ...] = ()
+    assessment_schedule: tuple[tuple[int, int], ...] = ()
 
 
 def _row(arm: str, param: str, stat: str, **kw: object) -> dict[str, object]:
@@ -351,6 +355,31 @@ def _stratified_row(
     )
 
 
+def landmark_assessment_day(
+    month: float, options: AnalysisOptions, endpoint_options: EndpointOptions
+) -> tuple[int, str]:
+    """First day (after the origin) whose tumour assessment counts for a landmark at ``month``.
+
+    A landmark "at m months" is read the way the protocol's visit plan reads it: the scheduled
+    tumour assessment nearest to day ``m * 30.4375`` (earlier one on a tie), counted from the
+    first day of its visit window (``day - window_before``). The week-12 scan (day 84, window
+    7 days) so counts for "3 months" (day 91.3) from day 77, and the week-24 scan (day 168)
+    for "6 months" (day 182.6). Without a schedule within one imaging interval of the
+    landmark: ``floor(m * 30.4375) - window`` (whole days, as assessments are dated), e.g.
+    91 - 7 = day 84 for 3 months. Returns the day and the rule in words for ``METHOD``.
+    """
+    target = month * DAYS_PER_MONTH
+    schedule = options.assessment_schedule
+    if schedule:
+        day, before = min(schedule, key=lambda v: (abs(v[0] - target), v[0]))
+        if abs(day - target) <= endpoint_options.assessment_interval_days:
+            return day - before, (
+                f"scheduled assessment day {day} nearest {month:g} months, window -{before} days"
+            )
+    window = endpoint_options.assessment_window_days
+    return math.floor(target) - window, f"day {math.floor(target)} = {month:g} months - {window}"
+
+
 def response_rates(
     adrs: pl.DataFrame,
     adsl: pl.DataFrame,
@@ -362,7 +391,7 @@ def response_rates(
 
     The denominator is every ADSL subject of the arm; a subject with no best-response row is a
     non-responder (NE) and counted in the note. Disease control at month m: an adequate non-PD
-    timepoint response on or after day ``m * 30.4375 - window`` and before any PD.
+    timepoint response on or after :func:`landmark_assessment_day` and before any PD.
     Returns ``(by_arm, comparison)``.
     """
     adrs = to_polars(adrs, "ADRS")
@@ -406,13 +435,13 @@ def response_rates(
             ),
         ]
         for month in options.dcr_months:
-            cut = month * DAYS_PER_MONTH - endpoint_options.assessment_window_days
+            cut, rule = landmark_assessment_day(month, options, endpoint_options)
             x = controlled.filter(pl.col("USUBJID").is_in(ids) & (pl.col("DAY") >= cut))
             defs.append(
                 (
                     f"DCR_{month:g}M",
                     int(x["USUBJID"].n_unique()),
-                    f"non-PD adequate response on/after day {cut:.0f}, before any PD",
+                    f"non-PD adequate response on/after day {cut} ({rule}), before any PD",
                 )
             )
         for stat, x_count, what in defs:
