@@ -97,6 +97,7 @@ def run_endpoints(
     ties: str | None = None,
     strata: list[str] | None = None,
     data_cutoff: dt.date | None = None,
+    at_risk_months: tuple[float, ...] | None = None,
 ) -> EndpointsRun:
     """Protocol + study folder -> ADTTE and every endpoint (the CLI's Python twin).
 
@@ -105,6 +106,7 @@ def run_endpoints(
     ``strata``: ADSL or DM columns for the stratified log-rank test (default: the protocol's
     randomization strata that the data hold). ``data_cutoff``: the analysis cut-off date
     (default: the protocol's ``data_cutoff_months`` after the last origin, else none).
+    ``at_risk_months``: the months of the numbers-at-risk table (default 0, 3, 6, 9, 12, 18, 24).
     """
     from hcctrial.endpoints.analysis import analyse_endpoints
     from hcctrial.endpoints.protocol_options import efficacy_settings
@@ -120,6 +122,8 @@ def run_endpoints(
         a_opts = replace(a_opts, conf_type=conf_type)
     if ties is not None:
         a_opts = replace(a_opts, ties=ties)
+    if at_risk_months is not None:
+        a_opts = replace(a_opts, at_risk_months=at_risk_months)
     study = read_study(data, on_error="collect")
     adsl = derive_adsl(study)
     adsl = adsl.filter(pl.col("ITTFL") == "Y")
@@ -305,6 +309,14 @@ def register(app: typer.Typer) -> None:
                 "the protocol's randomization strata).",
             ),
         ] = None,
+        at_risk: Annotated[
+            str | None,
+            typer.Option(
+                "--at-risk-months",
+                help="Months of the numbers-at-risk table, comma-separated "
+                "(default 0,3,6,9,12,18,24).",
+            ),
+        ] = None,
         data_cutoff: Annotated[
             str | None,
             typer.Option(
@@ -328,6 +340,19 @@ def register(app: typer.Typer) -> None:
                     f"{data_cutoff!r} is not a date; expected YYYY-MM-DD",
                     param_hint="--data-cutoff",
                 ) from None
+        months: tuple[float, ...] | None = None
+        if at_risk is not None:
+            try:
+                months = tuple(float(v) for v in at_risk.split(",") if v.strip())
+            except ValueError:
+                raise typer.BadParameter(
+                    f"{at_risk!r}: expected months as numbers separated by commas, e.g. 0,6,12",
+                    param_hint="--at-risk-months",
+                ) from None
+            if not months or min(months) < 0:
+                raise typer.BadParameter(
+                    f"{at_risk!r}: expected months >= 0", param_hint="--at-risk-months"
+                )
         run = run_endpoints(
             protocol,
             data,
@@ -337,6 +362,7 @@ def register(app: typer.Typer) -> None:
             ties=None if ties is None else ties.value,
             strata=strata,
             data_cutoff=cutoff,
+            at_risk_months=months,
         )
         res, st = run.result, run.settings
         meta: dict[str, Any] = {
