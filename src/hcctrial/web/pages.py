@@ -26,7 +26,7 @@ from hcctrial.web.deps import (
     db_session,
     load_subject,
 )
-from hcctrial.web.derived import subject_calendar, subject_eligibility
+from hcctrial.web.derived import subject_derived
 
 router = APIRouter(include_in_schema=False, route_class=TransactionRoute)
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
@@ -158,8 +158,10 @@ def render_subject(
     done: str | None = None,
     status: int = 200,
 ) -> Response:
-    """The subject page: state and next steps, eligibility, calendar, records, queries."""
-    calendar, reason = subject_calendar(session, subject)
+    """The subject page: state and next steps, the derived results (eligibility, calendar,
+    response, CTCAE grades, CRS/ICANS, DLT; cached by the subject's data version), records
+    and queries."""
+    derived = subject_derived(session, subject, datetime.now(UTC).date())
     records = list(
         session.scalars(
             select(Record)
@@ -182,9 +184,10 @@ def render_subject(
     context = {
         "principal": principal,
         "subject": subject,
-        "eligibility": subject_eligibility(session, subject, datetime.now(UTC).date()),
-        "calendar": None if calendar is None else calendar.head(40).to_dicts(),
-        "calendar_reason": reason,
+        "derived": derived,
+        "eligibility": derived.eligibility,
+        "calendar": derived.calendar,
+        "calendar_reason": derived.calendar_reason,
         "records": records,
         "queries": queries,
         "history": history,

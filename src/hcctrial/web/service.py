@@ -211,12 +211,22 @@ def protocol_source(path_or_id: str) -> str:
     return builtin.read_text(encoding="utf-8")
 
 
+#: Parsed protocols by (study version id, SHA-256 of its YAML): a version never changes, and
+#: a :class:`Protocol` is frozen, so each is parsed once per process.
+_PARSED: dict[tuple[int, str], Protocol] = {}
+
+
 def protocol_of(session: Session, version_id: int) -> Protocol:
-    """The protocol a record or subject was collected under."""
+    """The protocol a record or subject was collected under (parsed once per process)."""
     version = session.get(StudyVersion, version_id)
     if version is None:
         raise InputError("unknown study version", value=version_id)
-    return parse_protocol(version.protocol_yaml, file=f"study version {version.version}")
+    key = (version.id, version.protocol_sha256)
+    protocol = _PARSED.get(key)
+    if protocol is None:
+        protocol = parse_protocol(version.protocol_yaml, file=f"study version {version.version}")
+        _PARSED[key] = protocol
+    return protocol
 
 
 def current_version(session: Session, study_id: int) -> StudyVersion:
