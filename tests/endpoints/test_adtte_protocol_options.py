@@ -193,3 +193,15 @@ def test_different_cutoffs_are_a_protocol_error() -> None:
     protocol = _with_censoring(Censoring(data_cutoff_months=12), Censoring(data_cutoff_months=6))
     with pytest.raises(InputError, match="different data cut-offs"):
         efficacy_settings(protocol)  # type: ignore[arg-type]
+
+
+def test_cutoff_after_every_date_changes_nothing() -> None:
+    # the latest date in the data is 2024-08-19 (S3's PD): a cut-off after it keeps every
+    # AVAL, CNSR and date; only a cut-off inside the follow-up can change an endpoint
+    base = derive_adtte(_adsl(), _adrs())
+    late = derive_adtte(_adsl(), _adrs(), EndpointOptions(data_cutoff=D("2024-09-02")))
+    cols = ["USUBJID", "PARAMCD", "AVAL", "CNSR", "ADT"]
+    # S3 was last known alive on 2024-09-01, before the cut-off: nothing moves
+    assert base.select(cols).equals(late.select(cols))
+    early = derive_adtte(_adsl(), _adrs(), EndpointOptions(data_cutoff=D("2024-08-18")))
+    assert not base.select(cols).equals(early.select(cols))
