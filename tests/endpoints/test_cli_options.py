@@ -7,6 +7,7 @@ table order (E1 on 2024-01-01, E2 on 2024-01-08), AVAL = ADT - origin + 1. Cut-o
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 
@@ -68,3 +69,19 @@ def test_numbers_at_risk_at_chosen_months(study: Path, tmp_path: Path) -> None:
     os6 = nar.filter((pl.col("PARAMCD") == "OS") & (pl.col("MONTH") == 6.0))
     got = dict(zip(os6["ARM"].to_list(), os6["N_RISK"].to_list(), strict=True))
     assert got == {"TACE + iNKT": 7, "TACE alone": 4}
+
+
+def test_best_response_judged_at_the_cutoff(study: Path, tmp_path: Path) -> None:
+    # Confirmed responses without a cut-off: E1, E3, E6 (3/8) and C3 (1/8), each confirmed at
+    # day 112. Cut-off 2024-05-01 (last randomization 2024-04-15): E1's confirmation on
+    # 2024-04-22 (2024-01-01 + 112) is before it; E3's (2024-01-15 + 112 = 2024-05-06), E6's
+    # (2024-02-05 + 112 = 2024-05-27) and C3's first PR (2024-03-11 + 56 = 2024-05-06) are
+    # after it -> ORR 1/8 and 0/8.
+    code = main(["endpoints", "-p", str(PROTOCOL), "-d", str(study), "-o", str(tmp_path),
+                 "-f", "csv", "--data-cutoff", "2024-05-01"])  # fmt: skip
+    assert code == 0
+    by_arm = pl.read_csv(tmp_path / "endpoints_by_arm.csv")
+    orr = by_arm.filter(pl.col("STATISTIC") == "ORR").sort("ARM")
+    assert orr["X"].to_list() == [1, 0]  # "TACE + iNKT" sorts before "TACE alone"
+    adrs = pl.read_csv(tmp_path / "ADRS.csv")
+    assert adrs.filter(pl.col("PARAMCD") == "OVR")["ADT"].str.to_date().max() <= dt.date(2024, 5, 1)

@@ -108,6 +108,7 @@ def run_endpoints(
     (default: the protocol's ``data_cutoff_months`` after the last origin, else none).
     ``at_risk_months``: the months of the numbers-at-risk table (default 0, 3, 6, 9, 12, 18, 24).
     """
+    from hcctrial.endpoints.adtte import assessments_until
     from hcctrial.endpoints.analysis import analyse_endpoints
     from hcctrial.endpoints.protocol_options import efficacy_settings
     from hcctrial.io import read_study
@@ -142,6 +143,9 @@ def run_endpoints(
             settings,
             endpoint_options=replace(settings.endpoint_options, data_cutoff=data_cutoff),
         )
+    # best responses too are judged on what was known at the data cut-off (assessments after
+    # it are not used); the cut-off of the time-to-event derivation, same rule
+    cut = settings.endpoint_options.cutoff_date(adsl.get_column("ORIGINDT"))
     reference = adsl.select("USUBJID", pl.col("ORIGINDT").alias("REFDT"))
     nact = derive_anticancer_start(study.get("CM"), reference)
     label = "mRECIST" if settings.criteria == "mrecist" else "RECIST 1.1"
@@ -150,11 +154,13 @@ def run_endpoints(
     if adrs_file is not None:
         if not adrs_file.is_file():
             raise InputError("ADRS file not found", file=str(adrs_file), expected="a CSV file")
-        adrs = pl.read_csv(adrs_file, infer_schema_length=0)
+        adrs = assessments_until(pl.read_csv(adrs_file, infer_schema_length=0), cut)
         source = f"ADRS file {adrs_file}"
+        if cut is not None:
+            source += " (OVR rows up to the cut-off; BOR/CBOR rows as the file gives them)"
     elif "TU" in study and "TR" in study:
         tp = derive_timepoint_response(study["TU"], study["TR"], settings.criteria)
-        ovr = tp.adrs
+        ovr = assessments_until(tp.adrs, cut)
         if evaluator is not None:
             ovr = ovr.filter(pl.col("RSEVAL").str.to_uppercase() == evaluator.upper())
         best = derive_best_overall_response(
@@ -169,7 +175,7 @@ def run_endpoints(
         source = f"TU/TR by {label} (hcctrial.response)"
     elif "RS" in study:
         best = derive_best_overall_response(
-            _adrs_from_rs(study["RS"]),
+            assessments_until(_adrs_from_rs(study["RS"]), cut),
             reference,
             confirm_days=settings.confirm_days,
             sd_min_days=settings.sd_min_days,

@@ -34,7 +34,14 @@ import polars as pl
 
 from hcctrial.errors import InputError, InputErrors, Problem
 
-__all__ = ["ADTTE_COLUMNS", "EndpointOptions", "derive_adtte", "prepare_adsl", "to_polars"]
+__all__ = [
+    "ADTTE_COLUMNS",
+    "EndpointOptions",
+    "assessments_until",
+    "derive_adtte",
+    "prepare_adsl",
+    "to_polars",
+]
 
 ADTTE_COLUMNS = (
     "USUBJID", "ARM", "PARAMCD", "PARAM", "AVAL", "CNSR", "STARTDT", "ADT", "EVNTDESC",
@@ -362,6 +369,24 @@ def _apply_cutoff(subj: pl.DataFrame, ovr: pl.DataFrame | None, cut: date | None
         pl.when(died_after).then(None).otherwise(pl.col("DTHDT")).alias("DTHDT"),
         pl.when(pl.col("NACTDT") > cut_lit).then(None).otherwise(pl.col("NACTDT")).alias("NACTDT"),
     )
+
+
+def assessments_until(adrs: pl.DataFrame, cut: date | None) -> pl.DataFrame:
+    """ADRS without the timepoint (``OVR``) rows dated after the data cut-off ``cut``.
+
+    Other rows (BOR, CBOR) are kept as given: derive them from the rows this returns (the
+    ``hcctrial endpoints`` command does) so that best responses, too, are what was known at
+    the cut-off.
+    """
+    if cut is None or "ADT" not in adrs.columns or "PARAMCD" not in adrs.columns:
+        return adrs
+    day = (
+        pl.col("ADT")
+        if adrs.schema["ADT"] == pl.Date
+        else pl.col("ADT").cast(pl.Utf8).str.slice(0, 10).str.to_date(strict=False)
+    )
+    late = (pl.col("PARAMCD") == "OVR") & (day > pl.lit(cut, dtype=pl.Date)).fill_null(False)
+    return adrs.filter(~late)
 
 
 def _overall_survival(

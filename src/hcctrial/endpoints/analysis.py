@@ -8,7 +8,13 @@ from typing import Any
 
 import polars as pl
 
-from hcctrial.endpoints.adtte import EndpointOptions, derive_adtte, prepare_adsl, to_polars
+from hcctrial.endpoints.adtte import (
+    EndpointOptions,
+    assessments_until,
+    derive_adtte,
+    prepare_adsl,
+    to_polars,
+)
 from hcctrial.endpoints.summary import (
     AnalysisOptions,
     at_risk_table,
@@ -102,7 +108,10 @@ def analyse_endpoints(
     """Derive ADTTE and compute every endpoint per arm and between two arms.
 
     See :func:`~hcctrial.endpoints.adtte.derive_adtte` (censoring rules) and
-    :mod:`hcctrial.endpoints.summary` (statistics and table layout).
+    :mod:`hcctrial.endpoints.summary` (statistics and table layout). With a data cut-off,
+    timepoint responses after it are not used; BOR/CBOR rows of ``adrs`` are taken as given
+    (derive them from :func:`~hcctrial.endpoints.adtte.assessments_until` first, as the
+    ``hcctrial endpoints`` command does).
     """
     e_opts = endpoint_options or EndpointOptions()
     a_opts = analysis_options or AnalysisOptions()
@@ -113,7 +122,9 @@ def analyse_endpoints(
     strata = stratum_labels(adsl, a_opts.strata) if a_opts.strata else None
     comparison = compare_arms(adtte, a_opts, strata)
     if adrs is not None:
-        rates, diffs = response_rates(to_polars(adrs, "ADRS"), adsl, e_opts, a_opts)
+        # DCR at months uses the timepoints up to the cut-off; BOR/CBOR rows are as given
+        on_time = assessments_until(to_polars(adrs, "ADRS"), cutoff)
+        rates, diffs = response_rates(on_time, adsl, e_opts, a_opts)
         by_arm = pl.concat([by_arm, rates])
         comparison = pl.concat([comparison, diffs])
     return EndpointsResult(
