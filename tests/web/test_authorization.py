@@ -446,6 +446,13 @@ def matrix_template(tmp_path_factory: pytest.TempPathFactory) -> Template:
             mon = {"Authorization": f"Bearer {data.tokens['monitor' + ('_b' * (site == 'B'))]}"}
             r = client.post(f"/api/subjects/{sid}/records/LB", headers=coord, json=_lab({}, site))
             data.ids[f"record_{site}"] = r.json()["id"]
+            # An unresolved AE and CRS per site: the dashboard lists them (site-scoped).
+            for ae in (
+                {"AETERM": f"Fatigue at site {site}", "AETOXGR": "3", "AESTDTC": "2026-01-06"},
+                {"AETERM": "Cytokine release syndrome", "AETOXGR": "2", "AESTDTC": "2026-01-06"},
+            ):
+                r = client.post(f"/api/subjects/{sid}/records/AE", headers=coord, json=ae)
+                assert r.status_code == 201, r.text
             for name in ("query", "answered"):
                 r = client.post(f"/api/subjects/{sid}/queries", headers=mon, json={"text": name})
                 data.ids[f"{name}_{site}"] = r.json()["id"]
@@ -581,6 +588,17 @@ def test_lists_hold_only_what_the_user_may_read(
     home = client.get("/", headers=h).text
     for site in ("A", "B"):
         assert (ids[f"usubjid_{site}"] in home) == (site in sites)
+        assert (f"Fatigue at site {site}" in home) == (site in sites)
+    if sites:  # the dashboard's counts and lists hold the user's sites only
+        consort = home.split(f'id="consort-{ids["study"]}"', 1)[1].split("</table>", 1)[0]
+        assert f'<th scope="row">Screened</th><td>{len(sites)}</td>' in consort
+        assert f"Open queries: <strong>{2 * len(sites)}</strong>" in home
+        aes = home.split(f'id="aes-{ids["study"]}"', 1)[1].split("</caption>", 1)[0]
+        assert aes.endswith(f"grade 3 or more first: {2 * len(sites)}")
+        crs = home.split(f'id="syndromes-{ids["study"]}"', 1)[1].split("</table>", 1)[0]
+        assert f"<td>CRS</td><td>{len(sites)}</td><td>2</td><td>{len(sites)}:" in crs
+    else:
+        assert "Your roles do not include reading subject data." in home
     if can(user, "export"):
         r = client.get(f"/api/studies/{ids['study']}/export", headers=h)
         with zipfile.ZipFile(io.BytesIO(r.content)) as archive:

@@ -18,6 +18,7 @@ from starlette.concurrency import run_in_threadpool
 
 from hcctrial.web import service
 from hcctrial.web.auth import Principal, end_web_session
+from hcctrial.web.dashboard import LIST_LIMIT, study_dashboard
 from hcctrial.web.db import Query, QueryMessage, Record, Study, Subject
 from hcctrial.web.deps import (
     COOKIE,
@@ -102,21 +103,18 @@ async def logout_submit(request: Request, session: Session = Depends(db_session)
 
 @router.get("/", response_class=HTMLResponse)
 def home(request: Request, session: Session = Depends(db_session)) -> Response:
-    """Studies with enrolment against target, subjects by state and open queries."""
+    """The study dashboard: per study, over the user's sites, enrolment against target per
+    study and site, CONSORT counts, overdue and upcoming visits, open queries, unresolved AEs
+    and CRS/ICANS (:func:`hcctrial.web.dashboard.study_dashboard`), and the subjects."""
     principal = page_principal(request, session)
-    from hcctrial.web.api import dashboard_counts
-
     studies = []
     sites = principal.sites("subject.read")
+    today = datetime.now(UTC).date()
     for study in session.scalars(select(Study).order_by(Study.id)):
         item: dict[str, Any] = {"id": study.id, "protocol_id": study.protocol_id}
         item["title"] = study.title
         if principal.can("subject.read"):
-            item["dashboard"] = dashboard_counts(session, principal, study.id)
-            query = select(Subject).where(Subject.study_id == study.id).order_by(Subject.usubjid)
-            if sites is not None:
-                query = query.where(Subject.site_id.in_(sites))
-            item["subjects"] = list(session.scalars(query))
+            item["dashboard"] = study_dashboard(session, study, sites, today)
         studies.append(item)
     return templates.TemplateResponse(
         request,
@@ -124,6 +122,8 @@ def home(request: Request, session: Session = Depends(db_session)) -> Response:
         {
             "principal": principal,
             "studies": studies,
+            "today": today,
+            "list_limit": LIST_LIMIT,
             "can_register": principal.can("subject.write"),
         },
     )
