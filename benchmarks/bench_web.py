@@ -5,9 +5,16 @@ generator of threads with httpx clients (keep-alive, API tokens) sends, each bou
 request count and a time limit:
 
 - reading a subject page (``GET /subjects/{id}``: eligibility by the screening engine,
-  calendar, records, queries; the subject has the screening data of an eligible patient);
+  calendar, RECIST 1.1 and mRECIST response, CTCAE lab grades, AEs, records, queries); the
+  subject has the screening data of an eligible patient (findings and 20 labs), is treated,
+  and has a target lesion measured at two timepoints, two post-baseline labs and two AEs
+  (:data:`READ_RECORDS` records). Its data do not change during the run (the lab saves go
+  to another subject), so every read is of the same page. The page is read from two servers
+  in the same run: the default one, which caches derived results by the subject's data
+  version, and one started with ``HCCTRIAL_DERIVED_CACHE=0``, which derives them on every
+  request (what every first read after a change costs);
 - saving a lab form (``POST /subjects/{id}/forms/LB``: edit checks, unit conversion, the
-  visit-window check, the audited insert);
+  visit-window check, the audited insert) on a second subject;
 - the issue's concurrency load: 20 clients x 500 changes to shared records with optimistic
   locking (read, change, send back with the version; on 409 read again), then the check that
   no update was lost and every change is in the audit trail.
@@ -19,6 +26,7 @@ with its hash chain is the difference); the ratio of the median write latencies.
 
 PostgreSQL is the throw-away cluster of ``tests/eligibility/services.py`` (apt-get installs it
 when missing; ``fsync=off``, so its write figures are an upper bound for a durable setup).
+The server's peak resident memory (``VmHWM``) is reported per server run.
 Run: ``.venv/bin/python -m benchmarks.bench_web [--quick]``.
 Writes ``benchmarks/results/web.json`` and ``benchmarks/results/web.md``.
 """
@@ -30,17 +38,12 @@ import importlib.util
 import json
 import os
 import platform
-import signal
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -72,45 +75,72 @@ def _services() -> Any:
     return module
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+def _serve() -> Any:
+    """``tests/web/serve.py``'s ``serve`` (the helper the concurrency tests use)."""
+    sys.path.insert(0, str(ROOT / "tests"))
+    from web.serve import serve
+
+    return serve
 
 
-@contextmanager
-def serve(url: str) -> Iterator[str]:
-    """``hcctrial serve`` on a free port of 127.0.0.1 (its own process)."""
-    port = _free_port()
-    exe = Path(sys.executable).parent / "hcctrial"
-    proc = subprocess.Popen(
-        [str(exe), "serve", "--db", url, "--host", "127.0.0.1", "--port", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+#: Records of the subject whose page is read (screening findings, 20 screening labs, a
+#: target lesion, two measurements at two timepoints, two labs and two AEs after treatment).
+READ_RECORDS = 1 + 20 + 1 + 4 + 2 + 2
+
+
+def _read_subject_data(session: Any, subject: Any, save_record: Any) -> None:
+    """Lesion, measurements, labs and AEs after the first treatment (2026-02-07)."""
+    save_record(
+        session,
+        subject,
+        "TU",
+        {"TULNKID": "T01", "TUSTRESC": "TARGET", "TULOC": "LIVER", "TUDTC": "2026-02-01"},
+        "bench",
     )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{base}/login", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.2)
-        yield base
-    finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+    for visitnum, visit, day, ldiam, viable in (
+        (1, "Baseline", "2026-02-01", 50, 40),
+        (2, "Response assessment", "2026-04-10", 45, 10),
+    ):
+        for code, value in (("LDIAM", ldiam), ("VIABLDIAM", viable)):
+            save_record(
+                session,
+                subject,
+                "TR",
+                {
+                    "TRGRPID": "TARGET",
+                    "TRLNKID": "T01",
+                    "TRTESTCD": code,
+                    "TRSTRESN": value,
+                    "TRSTRESU": "mm",
+                    "TRDTC": day,
+                    "VISITNUM": visitnum,
+                    "VISIT": visit,
+                },
+                "bench",
+            )
+    for code, value in (("PLT", "60"), ("ALT", "130")):
+        lab = {"LBTESTCD": code, "LBORRES": value, "LBDTC": "2026-03-01"}
+        lab |= (
+            {"LBORRESU": "10^9/L", "LBORNRLO": 150, "LBORNRHI": 400}
+            if code == "PLT"
+            else {
+                "LBORRESU": "U/L",
+                "LBORNRHI": 40,
+            }
+        )
+        save_record(session, subject, "LB", lab, "bench")
+    for ae in (
+        {"AETERM": "Cytokine release syndrome", "AETOXGR": "2", "AESTDTC": "2026-02-08"},
+        {"AETERM": "Anaemia", "AETOXGR": "3", "AESTDTC": "2026-03-01"},
+    ):
+        save_record(session, subject, "AE", ae, "bench")
 
 
 def setup(url: str, writers: int) -> dict[str, Any]:
     """A study (NCT04011033, two sites), a screened eligible subject, ``writers`` coordinators
     with tokens, five shared lab records."""
     from hcctrial.web import auth
-    from hcctrial.web.db import Site, make_engine, make_sessionmaker, upgrade_database
+    from hcctrial.web.db import Record, Site, make_engine, make_sessionmaker, upgrade_database
     from hcctrial.web.service import (
         create_subject,
         protocol_source,
@@ -141,6 +171,17 @@ def setup(url: str, writers: int) -> dict[str, Any]:
         save_record(session, subject, "FINDINGS", findings_payload("2026-01-05"), "bench")
         for lab in LABS:
             save_record(session, subject, "LB", lab_payload(*lab, "2026-01-05"), "bench")
+        transition(session, subject, "eligible", "2026-01-06", "bench")
+        transition(session, subject, "enrolled", "2026-01-07", "bench")
+        transition(session, subject, "randomized", "2026-01-08", "bench")
+        transition(session, subject, "treated", "2026-02-07", "bench")
+        _read_subject_data(session, subject, save_record)
+        writes = create_subject(
+            session,
+            site,
+            {"subjid": "002", "sex": "F", "birth_dtc": "1960-04-02", "screened_dtc": "2026-01-05"},
+            "bench",
+        )
         one_hash = auth.hash_password(PASSWORD)
         for n in range(writers):
             user = auth.add_user(
@@ -149,10 +190,13 @@ def setup(url: str, writers: int) -> dict[str, Any]:
             user.password_hash = one_hash
             out["tokens"].append(auth.create_api_token(session, user, "bench"))
         out["records"] = [
-            save_record(session, subject, "LB", {**LAB, "LBORRES": "0"}, "bench").id
+            save_record(session, writes, "LB", {**LAB, "LBORRES": "0"}, "bench").id
             for _ in range(5)
         ]
-        out["subject"], out["study"] = subject.id, study.id
+        out["subject"], out["write_subject"], out["study"] = subject.id, writes.id, study.id
+        out["read_records"] = len(
+            list(session.scalars(select(Record).where(Record.subject_id == subject.id)))
+        )
         session.commit()
     engine.dispose()
     return out
@@ -292,7 +336,7 @@ def check_no_lost_update(url: str, records: list[int], accepted: int) -> dict[st
     }
 
 
-def audit_cost(url: str, n: int) -> dict[str, Any]:
+def audit_cost(url: str, n: int, subject_id: int) -> dict[str, Any]:
     """Median commit latency of one lab record, audited vs not (in-process, sequential)."""
     from hcctrial.web.db import Subject, begin_write, make_engine, make_sessionmaker
     from hcctrial.web.service import save_record
@@ -310,7 +354,7 @@ def audit_cost(url: str, n: int) -> dict[str, Any]:
             with factory() as session:
                 begin_write(session)
                 session.info["user"] = "bench"
-                subject = session.scalars(select(Subject).limit(1)).one()
+                subject = session.get(Subject, subject_id)
                 save_record(session, subject, "LB", {**LAB, "LBORRES": str(i)}, "bench")
                 session.commit()
             if i >= 20:  # warm-up left out
@@ -323,38 +367,47 @@ def audit_cost(url: str, n: int) -> dict[str, Any]:
 
 
 def bench_backend(url: str, quick: bool, changes: int | None = None) -> dict[str, Any]:
+    serve = _serve()
     made = setup(url, 20)
-    sid = made["subject"]
+    sid, wid = made["subject"], made["write_subject"]
     count, secs = (300, 10) if quick else (3000, 30)
     changes = changes or (20 if quick else 500)
-    result: dict[str, Any] = {}
-    with serve(url) as base:
-        # Warm up (imports, caches, connection pools).
-        load(base, made["tokens"], 4, 40, 30, lambda c, i: c.get(f"/subjects/{sid}").status_code)
-        for threads in (1, 8):
-            result[f"read_subject_page_{threads}t"] = load(
-                base,
-                made["tokens"],
-                threads,
-                count,
-                secs,
-                lambda c, i: c.get(f"/subjects/{sid}").status_code,
-            )
-            result[f"save_lab_form_{threads}t"] = load(
-                base,
-                made["tokens"],
-                threads,
-                count,
-                secs,
-                lambda c, i: (
-                    c.post(f"/subjects/{sid}/forms/LB", data={**LAB, "LBORRES": str(i)}).status_code
-                ),
-            )
-        result["concurrency_20x"] = concurrency(base, made["tokens"], made["records"], changes, 600)
+    result: dict[str, Any] = {"subject_page_records": made["read_records"]}
+
+    def read(c: Any, i: int) -> int:
+        return int(c.get(f"/subjects/{sid}").status_code)
+
+    servers = {}
+    for cache, env in (("off", {"HCCTRIAL_DERIVED_CACHE": "0"}), ("on", {})):
+        with serve(url, env) as server:
+            load(server.base, made["tokens"], 2, 20, 30, read)  # warm-up: imports, pools
+            for threads in (1, 8):
+                result[f"read_subject_page_cache_{cache}_{threads}t"] = load(
+                    server.base, made["tokens"], threads, count, secs, read
+                )
+            if cache == "on":
+                for threads in (1, 8):
+                    result[f"save_lab_form_{threads}t"] = load(
+                        server.base,
+                        made["tokens"],
+                        threads,
+                        count,
+                        secs,
+                        lambda c, i: int(
+                            c.post(
+                                f"/subjects/{wid}/forms/LB", data={**LAB, "LBORRES": str(i)}
+                            ).status_code
+                        ),
+                    )
+                result["concurrency_20x"] = concurrency(
+                    server.base, made["tokens"], made["records"], changes, 600
+                )
+            servers[cache] = server.peak_rss_mb()
+    result["server_peak_rss_mb"] = servers
     result["concurrency_check"] = check_no_lost_update(
         url, made["records"], result["concurrency_20x"]["accepted"]
     )
-    result["audit_cost"] = audit_cost(url, 100 if quick else 500)
+    result["audit_cost"] = audit_cost(url, 100 if quick else 500, wid)
     return result
 
 
@@ -367,20 +420,44 @@ def _md(results: dict[str, Any], meta: dict[str, Any]) -> str:
         "threads with httpx clients (API tokens, keep-alive). PostgreSQL: the throw-away "
         "test cluster with fsync=off.",
         "",
-        "| database | what | clients | requests | req/s | p50 ms | p99 ms |",
-        "|---|---|---|---|---|---|---|",
+        "The machine has 2 cores shared with other jobs that ran at the same time (other "
+        "engineers' tests and builds), so absolute figures are noisy; the cache on/off rows "
+        "of one database ran minutes apart in the same run.",
+        "",
+        "The subject page: the subject has "
+        f"{next(iter(results.values()))['subject_page_records']} records (screening findings "
+        "and labs, a target lesion measured twice, labs and AEs after treatment). *cache on*: "
+        "derived results (eligibility, calendar, RECIST 1.1/mRECIST, CTCAE grades, CRS/ICANS) "
+        "kept per subject data version; *cache off*: the server started with "
+        "`HCCTRIAL_DERIVED_CACHE=0`, deriving on every request, which is also the cost of "
+        "the first read after each change. The lab saves go to another subject.",
+        "",
+        "| database | what | derived-results cache | clients | requests | req/s | p50 ms "
+        "| p99 ms |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for db, r in results.items():
         for key in sorted(k for k in r if k.startswith(("read", "save"))):
             x = r[key]
             what = "read a subject page" if key.startswith("read") else "save a lab form"
+            cache = "off" if "cache_off" in key else "on"
             lines.append(
-                f"| {db} | {what} | {x['threads']} | {x['requests']} | {x['rps']} | "
+                f"| {db} | {what} | {cache} | {x['threads']} | {x['requests']} | {x['rps']} | "
                 f"{x['p50_ms']} | {x['p99_ms']} |"
             )
     lines += [
         "",
-        "Concurrency: 20 clients, each its own user, x N changes to 5 shared records "
+        "Peak resident memory of the server process (VmHWM), MiB: "
+        + "; ".join(
+            f"{db} cache off {r['server_peak_rss_mb']['off']}, cache on (reads, saves, "
+            f"concurrency) {r['server_peak_rss_mb']['on']}"
+            for db, r in results.items()
+        )
+        + ".",
+    ]
+    lines += [
+        "",
+        "Concurrency: 20 clients, each its own user, x N changes to 5 shared lab records "
         "with optimistic locking (a 409 is read again and retried).",
         "",
         "| database | changes | seconds | changes/s | 409s | p50 ms | p99 ms | "
@@ -428,7 +505,9 @@ def main() -> None:
         services = _services()
         with services.postgres() as server:
             results["PostgreSQL"] = bench_backend(
-                f"postgresql+psycopg://postgres@127.0.0.1:{server.port}/postgres", args.quick
+                f"postgresql+psycopg://postgres@127.0.0.1:{server.port}/postgres",
+                args.quick,
+                args.pg_changes,
             )
     meta = {
         "date": time.strftime("%Y-%m-%d"),

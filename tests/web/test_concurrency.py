@@ -16,14 +16,11 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -35,51 +32,11 @@ from hcctrial.web.admin import verify_audit
 from hcctrial.web.db import AuditEntry, Record, Subject, make_engine, make_sessionmaker
 
 from .conftest import Template
+from .serve import serve
 
 CLIENTS = 20
 CHANGES = 10  # per client (the benchmark: 500)
 RECORDS = 4  # shared records the clients change
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@contextmanager
-def serve(url: str) -> Iterator[str]:
-    """``hcctrial serve --db URL`` on a free port of 127.0.0.1; yields the base URL."""
-    port = _free_port()
-    exe = Path(sys.executable).parent / "hcctrial"
-    proc = subprocess.Popen(
-        [str(exe), "serve", "--db", url, "--host", "127.0.0.1", "--port", str(port)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"server exited: {proc.stdout.read() if proc.stdout else ''}")
-            try:
-                if httpx.get(f"{base}/login", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("server did not start in 60 s")
-            time.sleep(0.2)
-        yield base
-    finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def _setup_writers(url: str, site_id: int, subject_id: int) -> tuple[list[str], list[int]]:
@@ -149,7 +106,8 @@ def test_concurrent_changes_lose_nothing(database: Template) -> None:
     tokens, records = _setup_writers(url, ids["site_A"], ids["subject_A"])
     stats: Counter[str] = Counter()
     errors: list[str] = []
-    with serve(url) as base:
+    with serve(url) as server:
+        base = server.base
         threads = [
             threading.Thread(target=_client_loop, args=(base, t, records, i, stats, errors))
             for i, t in enumerate(tokens)
