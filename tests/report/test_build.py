@@ -150,3 +150,30 @@ def test_partial_data_names_each_section_not_computed_and_why() -> None:
     assert "no LB domain" in (sections["kinetics"].unavailable or "")
     html = render_html(result.report)
     assert html.count("Not computed:") == sum(1 for s in sections.values() if s.unavailable)
+
+
+@pytest.mark.parametrize(
+    ("protocol", "data"),
+    [
+        ("NCT04162158", example_study_folder()),
+        (
+            str(Path(__file__).parents[1] / "endpoints" / "data" / "two_arm_protocol.yaml"),
+            Path(__file__).parents[1] / "endpoints" / "data" / "two_arm_study",
+        ),
+    ],
+    ids=["NCT04162158-demo", "two-arm"],
+)
+def test_report_and_endpoints_command_give_the_same_numbers(protocol: str, data: Path) -> None:
+    """The report and ``hcctrial endpoints`` read the protocol's efficacy settings the same way
+    (origin, censoring, cut-off, DCR visits, strata): their ADTTE and endpoint tables agree."""
+    from hcctrial.cli.endpoints import run_endpoints
+    from hcctrial.io import read_study
+
+    run = run_endpoints(protocol, data)
+    result = build_report(load_protocol(protocol), read_study(data, on_error="collect"))
+    assert result.efficacy is not None
+    ours, theirs = result.efficacy.endpoints, run.result
+    keys = ["PARAMCD", "USUBJID"]
+    assert ours.adtte.sort(keys).equals(theirs.adtte.sort(keys))
+    assert ours.by_arm.equals(theirs.by_arm)
+    assert ours.comparison.equals(theirs.comparison)

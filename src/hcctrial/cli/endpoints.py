@@ -47,27 +47,6 @@ class EndpointsRun:
     strata_not_in_data: list[str] = field(default_factory=list)
 
 
-_ADSL_ORIGIN = {"first-infusion": "TRTSDT", "randomization": "RANDDT"}
-
-
-def _origin(adsl: pl.DataFrame, origin: str, study: Any) -> pl.DataFrame:
-    """ADSL with ``ORIGINDT``: the protocol's day 1 of every subject (see response.reference)."""
-    from hcctrial.response.reference import derive_reference_start
-
-    column = _ADSL_ORIGIN.get(origin)
-    if column is not None and column in adsl.columns:
-        return adsl.with_columns(pl.col(column).alias("ORIGINDT"))
-    if origin not in ("first-tace", "enrolment"):
-        raise InputError(
-            f"origin {origin!r} cannot be dated from SDTM data",
-            value=origin,
-            expected="first-infusion, randomization, first-tace or enrolment",
-        )
-    ref = derive_reference_start(origin, study.get("DM"), study.get("EX"), study.get("DS"))
-    assert ref is not None  # only baseline-scan gives None
-    return adsl.join(ref.rename({"REFDT": "ORIGINDT"}), on="USUBJID", how="left")
-
-
 def _adrs_from_rs(rs: pl.DataFrame) -> pl.DataFrame:
     """SDTM RS overall responses (``RSTESTCD = OVRLRESP``) as ADRS ``OVR`` rows."""
     missing = [c for c in ("USUBJID", "RSTESTCD", "RSSTRESC") if c not in rs.columns]
@@ -110,7 +89,7 @@ def run_endpoints(
     """
     from hcctrial.endpoints.adtte import assessments_until
     from hcctrial.endpoints.analysis import analyse_endpoints
-    from hcctrial.endpoints.protocol_options import efficacy_settings
+    from hcctrial.endpoints.protocol_options import efficacy_settings, with_origin_date
     from hcctrial.io import read_study
     from hcctrial.io.adsl import derive_adsl
     from hcctrial.protocol import load_protocol
@@ -128,7 +107,7 @@ def run_endpoints(
     study = read_study(data, on_error="collect")
     adsl = derive_adsl(study)
     adsl = adsl.filter(pl.col("ITTFL") == "Y")
-    adsl = _origin(adsl, settings.origin, study)
+    adsl = with_origin_date(adsl, settings.origin, study)
     wanted = list(strata) if strata else list(a_opts.strata)
     adsl = _with_strata_columns(adsl, study, wanted)
     strata_not_found: list[str] = []

@@ -33,6 +33,9 @@ log-rank strata              ``design.randomization.strata`` (ADSL/DM column nam
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import Any
+
+import polars as pl
 
 from hcctrial.endpoints.adtte import EndpointOptions
 from hcctrial.endpoints.summary import DAYS_PER_MONTH, AnalysisOptions
@@ -40,7 +43,7 @@ from hcctrial.errors import InputError
 from hcctrial.protocol import Protocol
 from hcctrial.protocol.outcomes import Endpoint
 
-__all__ = ["ORIGINS", "EfficacySettings", "efficacy_settings"]
+__all__ = ["ORIGINS", "EfficacySettings", "efficacy_settings", "with_origin_date"]
 
 ORIGINS = {
     "first-infusion": "first infusion",
@@ -222,3 +225,28 @@ def efficacy_settings(protocol: Protocol) -> EfficacySettings:
         control_arm=control,
         arm_labels=tuple(a.label for a in protocol.arms),
     )
+
+
+#: ADSL columns that date an origin directly
+ADSL_ORIGIN = {"first-infusion": "TRTSDT", "randomization": "RANDDT"}
+
+
+def with_origin_date(adsl: pl.DataFrame, origin: str, study: Any) -> pl.DataFrame:
+    """ADSL with ``ORIGINDT``, the protocol's day 1 of every subject: ADSL ``TRTSDT`` (first
+    infusion) or ``RANDDT`` (randomization) where ADSL has it, else dated from SDTM DM/EX/DS by
+    :func:`hcctrial.response.reference.derive_reference_start` (first TACE, enrolment). The
+    ``hcctrial endpoints`` command and the report both date the origin here."""
+    from hcctrial.response.reference import derive_reference_start
+
+    column = ADSL_ORIGIN.get(origin)
+    if column is not None and column in adsl.columns:
+        return adsl.with_columns(pl.col(column).alias("ORIGINDT"))
+    if origin not in ("first-tace", "enrolment"):
+        raise InputError(
+            f"origin {origin!r} cannot be dated from SDTM data",
+            value=origin,
+            expected="first-infusion, randomization, first-tace or enrolment",
+        )
+    ref = derive_reference_start(origin, study.get("DM"), study.get("EX"), study.get("DS"))
+    assert ref is not None  # only baseline-scan gives None
+    return adsl.join(ref.rename({"REFDT": "ORIGINDT"}), on="USUBJID", how="left")

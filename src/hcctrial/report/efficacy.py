@@ -8,14 +8,14 @@ infusion otherwise).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import polars as pl
 
 from hcctrial.endpoints import kaplan_meier
-from hcctrial.endpoints.adtte import EndpointOptions
+from hcctrial.endpoints.adtte import assessments_until
 from hcctrial.endpoints.analysis import EndpointsResult, analyse_endpoints
-from hcctrial.endpoints.summary import AnalysisOptions
+from hcctrial.endpoints.protocol_options import ORIGINS, efficacy_settings, with_origin_date
 from hcctrial.errors import InputError
 from hcctrial.io import StudyData
 from hcctrial.protocol import Protocol, ResponseCriteria
@@ -28,6 +28,7 @@ from hcctrial.report.figures import (
     waterfall_figure,
 )
 from hcctrial.response import derive_best_overall_response, derive_timepoint_response
+from hcctrial.response.reference import derive_anticancer_start
 from hcctrial.response.waterfall import derive_best_change
 
 __all__ = ["EfficacyResults", "efficacy_results", "response_section", "survival_section"]
@@ -46,7 +47,10 @@ class EfficacyResults:
     timepoint_changes: pl.DataFrame
     response_problems: pl.DataFrame
     endpoints: EndpointsResult
-    origin: str
+    #: USUBJID, ORIGINDT: each ITT subject's day 1 (the protocol's origin)
+    origin_dates: pl.DataFrame
+    #: the origin in words ("randomization", "first infusion", ...)
+    origin_label: str
     design: str = "randomized"  # randomized | non-randomized | dose-escalation | single-arm
 
 
@@ -63,13 +67,14 @@ def response_criteria(protocol: Protocol) -> ResponseCriteria:
     return ResponseCriteria(criteria="recist1.1")
 
 
-def origin_column(protocol: Protocol) -> str:
-    """ADSL date column of day 1: ``RANDDT`` for randomized designs, ``TRTSDT`` otherwise."""
-    return "RANDDT" if protocol.design.allocation == "randomized" else "TRTSDT"
-
-
 def efficacy_results(protocol: Protocol, data: StudyData, adsl: pl.DataFrame) -> EfficacyResults:
-    """Timepoint response, best overall response and every endpoint for the ITT population."""
+    """Timepoint response, best overall response and every endpoint for the ITT population.
+
+    The analysis follows the protocol's efficacy settings exactly as ``hcctrial endpoints``
+    does (:func:`hcctrial.endpoints.protocol_options.efficacy_settings`: origin, response
+    criteria, confirmation, censoring rules, data cut-off, landmarks, DCR visits, control arm
+    and the randomization strata that the data hold), so the report and the command agree.
+    """
     for domain in ("TU", "TR"):
         if domain not in data:
             raise InputError(
@@ -78,45 +83,37 @@ def efficacy_results(protocol: Protocol, data: StudyData, adsl: pl.DataFrame) ->
                 expected=f"{domain.lower()}.csv in the study folder",
             )
     criteria = response_criteria(protocol)
-    origin = origin_column(protocol)
-    itt = adsl.filter(pl.col("ITTFL") == "Y")
-    timepoints = derive_timepoint_response(data["TU"], data["TR"], criteria.criteria)
-    reference = itt.select("USUBJID", pl.col(origin).alias("REFDT")).drop_nulls("REFDT")
-    anticancer = (
-        itt.select("USUBJID", "NACTDT").drop_nulls("NACTDT") if "NACTDT" in itt.columns else None
-    )
+    settings = efficacy_settings(protocol)
+    itt = with_origin_date(adsl.filter(pl.col("ITTFL") == "Y"), settings.origin, data)
+    cut = settings.endpoint_options.cutoff_date(itt.get_column("ORIGINDT"))
+    timepoints = derive_timepoint_response(data["TU"], data["TR"], settings.criteria)
+    reference = itt.select("USUBJID", pl.col("ORIGINDT").alias("REFDT")).drop_nulls("REFDT")
+    anticancer = derive_anticancer_start(data.get("CM"), reference)
+    ovr = timepoints.adrs.filter(pl.col("USUBJID").is_in(itt.get_column("USUBJID").to_list()))
     best = derive_best_overall_response(
-        timepoints.adrs.filter(pl.col("USUBJID").is_in(itt.get_column("USUBJID").to_list())),
+        assessments_until(ovr, cut),
         reference,
-        confirm_days=criteria.confirmation_days,
-        sd_min_days=criteria.sd_min_days,
+        confirm_days=settings.confirm_days,
+        sd_min_days=settings.sd_min_days,
         anticancer_start=anticancer,
-        criteria_label="mRECIST" if criteria.criteria == "mrecist" else "RECIST 1.1",
+        criteria_label="mRECIST" if settings.criteria == "mrecist" else "RECIST 1.1",
     )
-    arms = protocol.design.randomization
-    control = None
-    if arms is not None:
-        control_ids = [
-            a.id
-            for a in protocol.arms
-            if a.type in ("active-comparator", "no-intervention", "placebo-comparator")
-        ]
-        labels = {a.id: a.label for a in protocol.arms}
-        control = labels.get(control_ids[0]) if control_ids else None
+    a_opts = settings.analysis_options
     present = set(itt.get_column("ARM").to_list())
-    endpoints = analyse_endpoints(
-        itt,
-        best.adrs,
-        EndpointOptions(origin=origin),
-        AnalysisOptions(control_arm=control if control in present else None),
+    a_opts = replace(
+        a_opts,
+        control_arm=a_opts.control_arm if a_opts.control_arm in present else None,
+        strata=tuple(c for c in a_opts.strata if c in itt.columns),
     )
+    endpoints = analyse_endpoints(itt, best.adrs, settings.endpoint_options, a_opts, anticancer)
     return EfficacyResults(
         criteria=criteria,
         adrs=best.adrs,
         timepoint_changes=timepoints.timepoint_changes,
         response_problems=pl.concat([timepoints.problems, best.problems], how="diagonal_relaxed"),
         endpoints=endpoints,
-        origin=origin,
+        origin_dates=itt.select("USUBJID", "ORIGINDT"),
+        origin_label=ORIGINS.get(settings.origin, settings.origin),
         design=(
             "dose-escalation"
             if protocol.design.dose_escalation is not None
@@ -161,7 +158,7 @@ def response_section(results: EfficacyResults, adsl: pl.DataFrame) -> Section:
         f"Response by {label}; CR/PR confirmed by a repeat assessment at least "
         f"{crit.confirmation_days} days later (CBOR); SD requires at least "
         f"{crit.sd_min_days} days from the reference start; reference start: "
-        f"{'randomization' if results.origin == 'RANDDT' else 'first infusion'}."
+        f"{results.origin_label}."
     )
     paramcd = "CBOR" if crit.confirmation_required else "BOR"
     section.add_table(_bor_table(results.adrs, adsl, paramcd), f"Best overall response ({paramcd})")
@@ -198,7 +195,7 @@ def response_section(results: EfficacyResults, adsl: pl.DataFrame) -> Section:
                 "-30%." + (f" Not plotted: {note}." if note else ""),
             )
         if "ADY" not in post.columns and "ADT" in post.columns:
-            ref = adsl.select("USUBJID", pl.col(results.origin).alias("_REF"))
+            ref = results.origin_dates.select("USUBJID", pl.col("ORIGINDT").alias("_REF"))
             post = post.join(ref, on="USUBJID", how="left").with_columns(
                 (pl.col("ADT") - pl.col("_REF")).dt.total_days().alias("ADY")
             )
@@ -235,8 +232,10 @@ def response_section(results: EfficacyResults, adsl: pl.DataFrame) -> Section:
 
 
 def _swimmer(results: EfficacyResults, adsl: pl.DataFrame) -> tuple[str, str]:
-    itt = adsl.filter(pl.col("ITTFL") == "Y").drop_nulls(results.origin)
-    ref = itt.select("USUBJID", "ARM", pl.col(results.origin).alias("_REF"), "LSTALVDT", "DTHDT")
+    itt = adsl.filter(pl.col("ITTFL") == "Y").join(
+        results.origin_dates.drop_nulls("ORIGINDT"), on="USUBJID"
+    )
+    ref = itt.select("USUBJID", "ARM", pl.col("ORIGINDT").alias("_REF"), "LSTALVDT", "DTHDT")
     lanes = ref.with_columns(
         (pl.col("LSTALVDT") - pl.col("_REF")).dt.total_days().clip(0).alias("END_DY")
     ).select("USUBJID", "ARM", "END_DY")
@@ -296,7 +295,7 @@ def survival_section(results: EfficacyResults) -> Section:
     section = Section("survival", "Time-to-event endpoints")
     conv = ep.conventions()
     section.add_text(
-        f"Origin: {'randomization' if results.origin == 'RANDDT' else 'first infusion'}. "
+        f"Origin: {results.origin_label}. "
         f"Kaplan-Meier with Greenwood variance, {conv['ci_transform']} CI transform "
         f"(R survival default), medians by {conv['median_ci']}; Cox ties: {conv['cox_ties']}. "
         "Censoring follows the FDA 2018 guidance on cancer trial endpoints."
