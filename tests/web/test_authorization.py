@@ -90,6 +90,7 @@ FORM_BODIES: dict[str, Callable[[dict[str, Any], str], Any]] = {
     },
     "AE": lambda ids, site: {"AETERM": "Fever", "AETOXGR": "1", "AESTDTC": "2026-01-06"},
     "EX": lambda ids, site: {"EXTRT": "TACE", "EXSTDTC": "2026-01-06"},
+    "CRSICANS": lambda ids, site: {"FADTC": "2026-01-06", "TEMP": 38.5, "ICE": 9},
 }
 
 PAGE_FORMS = [

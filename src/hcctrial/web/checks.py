@@ -11,7 +11,11 @@ field or outside knowledge, in the same 422 shape:
   negative; vital signs inside the entry limits of :data:`VITAL_LIMITS`;
 - dates: ISO 8601 (partial allowed), not in the future, not before birth, not after death,
   start on or before end;
-- controlled terms: CTCAE grade 1-5, Y/N flags, RECIST lesion roles and test codes.
+- controlled terms: CTCAE grade 1-5, Y/N flags, RECIST lesion roles and test codes;
+- daily CRS/ICANS observations (:class:`CrsIcansForm`): the highest temperature inside
+  30-45 C (86-113 F) with its unit, ICE 0-10, the oxygen device and the ICANS categories from
+  the safety engine's lists, a full date not before consent nor after death; one observation
+  per subject and day (checked against the database by the service).
 """
 
 from __future__ import annotations
@@ -31,14 +35,20 @@ from pydantic import (
 
 from hcctrial.clinical.units import canonical_unit, check_unit, convert, known_analytes
 from hcctrial.errors import HcctrialError
+from hcctrial.safety.crs import _TEMP_PLAUSIBLE_C, CRS_FIELDS
+from hcctrial.safety.icans import ICANS_FIELDS
 
 __all__ = [
+    "CRS_ICANS_DOMAIN",
+    "CRS_ICANS_FINDINGS",
     "FORMS",
     "MAX_ID",
     "VITAL_LIMITS",
+    "CrsIcansForm",
     "FieldProblem",
     "StrictModel",
     "edit_check",
+    "fahrenheit_to_celsius",
     "is_iso_date",
     "lab_number",
     "validate_form",
@@ -278,6 +288,118 @@ class FindingsForm(_Form):
     HEIGHT_CM: float | None = Field(default=None, gt=0, le=BIG)
 
 
+YesNo = Literal["Y", "N"]
+
+#: The record domain of one subject-day of CRS/ICANS observations (exported as SDTM FA rows).
+CRS_ICANS_DOMAIN = "CRSICANS"
+
+
+class CrsIcansForm(_Form):
+    """One subject-day of CRS and ICANS observations: the findings the ASTCT consensus grades
+    read (Lee et al., Biol Blood Marrow Transplant 2019;25:625-638), named as the safety
+    engine's inputs (:data:`hcctrial.safety.crs.CRS_FIELDS`,
+    :data:`hcctrial.safety.icans.ICANS_FIELDS`). Exported as SDTM FA, one row per finding.
+    Flags are Y/N; the oxygen device and the ICANS categories are the engine's lists."""
+
+    FADTC: str = Field(min_length=10, max_length=19, description="observation day (YYYY-MM-DD)")
+    TEMP: float = Field(ge=-BIG, le=BIG, description="highest temperature of the day")
+    TEMPU: Literal["C", "F"] = "C"
+    FEVOTH: YesNo | None = None
+    ANTIPYR: YesNo | None = None
+    ANTICYT: YesNo | None = None
+    HYPOTN: YesNo | None = None
+    VASOPN: int | None = Field(default=None, ge=0, le=10)
+    VASOPRSN: YesNo | None = None
+    VASOHD: YesNo | None = None
+    HYPOTOTH: YesNo | None = None
+    O2DEV: (
+        Literal[
+            "none",
+            "room-air",
+            "blow-by",
+            "nasal-cannula",
+            "high-flow-nasal-cannula",
+            "facemask",
+            "nonrebreather",
+            "venturi",
+            "cpap",
+            "bipap",
+            "mechanical-ventilation",
+        ]
+        | None
+    ) = None
+    O2FLOW: float | None = Field(default=None, ge=0, le=80)
+    HYPOXOTH: YesNo | None = None
+    DTHCRS: YesNo | None = None
+    ICE: int | None = Field(default=None, ge=0, le=10)
+    ICEOTH: YesNo | None = None
+    LOC: (
+        Literal[
+            "alert",
+            "awakens-spontaneously",
+            "awakens-to-voice",
+            "awakens-to-tactile",
+            "unarousable",
+        ]
+        | None
+    ) = None
+    LOCOTH: YesNo | None = None
+    SEIZURE: Literal["none", "resolves-rapidly", "prolonged-or-repetitive"] | None = None
+    SEIZOTH: YesNo | None = None
+    MOTOR: Literal["none", "deep-focal-weakness"] | None = None
+    MOTOROTH: YesNo | None = None
+    ICP: Literal["none", "focal-edema", "diffuse-edema"] | None = None
+    ICPOTH: YesNo | None = None
+    DTHICANS: YesNo | None = None
+
+    @field_validator("TEMPU", mode="before")
+    @classmethod
+    def _unit_case(cls, value: Any) -> Any:
+        return value.upper() if isinstance(value, str) else value
+
+    @field_validator("O2DEV", "LOC", "SEIZURE", "MOTOR", "ICP", mode="before")
+    @classmethod
+    def _category(cls, value: Any) -> Any:
+        # "Nasal cannula" and "nasal_cannula" are the engine's "nasal-cannula".
+        if isinstance(value, str):
+            return re.sub(r"[\s_]+", "-", value.strip().lower())
+        return value
+
+
+#: CRS and ICANS findings of :class:`CrsIcansForm` -> syndrome (the engine's field lists).
+CRS_ICANS_FINDINGS: dict[str, str] = {
+    **{name: "CRS" for name in CRS_FIELDS},
+    **{name: "ICANS" for name in ICANS_FIELDS},
+}
+
+
+def fahrenheit_to_celsius(value: float) -> float:
+    """C = (F - 32) x 5 / 9 (the definition of the two scales: water freezes at 0 C = 32 F and
+    boils at 100 C = 212 F)."""
+    return (value - 32.0) * 5.0 / 9.0
+
+
+def _crs_icans(data: dict[str, Any], consent: str | None) -> list[FieldProblem]:
+    problems = []
+    day = str(data.get("FADTC", ""))
+    if day and len(day) < 10 and is_iso_date(day):
+        problems.append(
+            FieldProblem(field="FADTC", message="a full date is needed (YYYY-MM-DD): one day")
+        )
+    elif day and is_iso_date(day) and consent and is_iso_date(consent) and _before(day, consent):
+        problems.append(FieldProblem(field="FADTC", message=f"before consent ({consent})"))
+    if "TEMP" in data:
+        unit = data.get("TEMPU", "C")
+        celsius = fahrenheit_to_celsius(data["TEMP"]) if unit == "F" else data["TEMP"]
+        lo, hi = _TEMP_PLAUSIBLE_C
+        if not lo <= celsius <= hi:
+            limits = f"{lo:g}-{hi:g} C" if unit == "C" else "86-113 F (30-45 C)"
+            problems.append(
+                FieldProblem(field="TEMP", message=f"outside {limits}: check the value and unit")
+            )
+    return problems
+
+
 #: Domain -> its entry form.
 FORMS: dict[str, type[_Form]] = {
     "FINDINGS": FindingsForm,
@@ -287,6 +409,7 @@ FORMS: dict[str, type[_Form]] = {
     "TR": MeasurementForm,
     "AE": AdverseEventForm,
     "EX": DoseForm,
+    CRS_ICANS_DOMAIN: CrsIcansForm,
 }
 
 _START_END = {"AE": ("AESTDTC", "AEENDTC"), "EX": ("EXSTDTC", "EXENDTC")}
@@ -298,6 +421,7 @@ _DATE_FIELDS = {
     "AE": ("AESTDTC", "AEENDTC"),
     "EX": ("EXSTDTC", "EXENDTC"),
     "FINDINGS": ("DTC",),
+    CRS_ICANS_DOMAIN: ("FADTC",),
 }
 
 
@@ -465,13 +589,15 @@ def edit_check(
     birth: str | None = None,
     death: str | None = None,
     sex: str | None = None,
+    consent: str | None = None,
     partial: bool = False,
 ) -> list[FieldProblem]:
     """Run the edit checks of ``domain`` on ``data`` (adds derived standard-unit columns).
 
     Returns every problem found (empty when the record may be saved). ``partial``: ``data``
     lacks fields that failed type validation; checks that need them are skipped (so that the
-    user sees every problem of the form at once).
+    user sees every problem of the form at once). ``consent``: the subject's consent date
+    (a CRS/ICANS observation is not before it).
     """
     checks = [lambda: _dates(domain, data, birth, death)]
     if domain == "LB":
@@ -482,6 +608,8 @@ def edit_check(
         checks.append(lambda: _measurement(data))
     elif domain == "FINDINGS":
         checks.append(lambda: _findings(data, sex, birth))
+    elif domain == CRS_ICANS_DOMAIN:
+        checks.append(lambda: _crs_icans(data, consent))
     problems: list[FieldProblem] = []
     for check in checks:
         try:
@@ -499,6 +627,7 @@ def validate_form(
     birth: str | None = None,
     death: str | None = None,
     sex: str | None = None,
+    consent: str | None = None,
 ) -> tuple[dict[str, Any], list[FieldProblem]]:
     """Type-check ``payload`` with the domain's form, then run the edit checks; returns the
     record data (with derived columns) and every problem found: type errors and edit checks
@@ -522,7 +651,10 @@ def validate_form(
         }
     partial = bool(problems)
     seen = {p.field.split(".")[0] for p in problems}
-    for problem in edit_check(domain, data, birth=birth, death=death, sex=sex, partial=partial):
+    found = edit_check(
+        domain, data, birth=birth, death=death, sex=sex, consent=consent, partial=partial
+    )
+    for problem in found:
         if problem.field.split(".")[0] not in seen:
             problems.append(problem)
     return {k: v for k, v in data.items() if v is not None}, problems

@@ -40,6 +40,7 @@ FORM_TITLES = {
     "TR": "Lesion measurement",
     "AE": "Adverse event",
     "EX": "Dose given",
+    "CRSICANS": "Daily CRS/ICANS observations",
 }
 #: Labels of the SDTM variables on the forms (CDISC SDTMIG 3.4 variable labels, shortened).
 LABELS = {
@@ -104,6 +105,33 @@ LABELS = {
     "DTC": "Screening date (YYYY-MM-DD)",
     "WEIGHT_KG": "Weight, kg",
     "HEIGHT_CM": "Height, cm",
+    # Daily CRS/ICANS observations (ASTCT 2019 grading inputs, hcctrial.safety.crs/icans).
+    "FADTC": "Observation day (YYYY-MM-DD)",
+    "TEMP": "Highest temperature of the day",
+    "TEMPU": "Temperature unit (C or F)",
+    "FEVOTH": "Fever attributable to another cause",
+    "ANTIPYR": "Antipyretic given",
+    "ANTICYT": "Anti-cytokine therapy given (tocilizumab, steroids)",
+    "HYPOTN": "Hypotension",
+    "VASOPN": "Number of vasopressors other than vasopressin",
+    "VASOPRSN": "Vasopressin given",
+    "VASOHD": "High-dose vasopressor",
+    "HYPOTOTH": "Hypotension attributable to another cause",
+    "O2DEV": "Oxygen delivery device",
+    "O2FLOW": "Oxygen flow, L/min",
+    "HYPOXOTH": "Hypoxia attributable to another cause",
+    "DTHCRS": "Death due to CRS",
+    "ICE": "ICE score (0-10)",
+    "ICEOTH": "ICE impairment attributable to another cause",
+    "LOC": "Level of consciousness",
+    "LOCOTH": "Depressed consciousness attributable to another cause",
+    "SEIZURE": "Seizure",
+    "SEIZOTH": "Seizure attributable to another cause",
+    "MOTOR": "Motor findings",
+    "MOTOROTH": "Motor finding attributable to another cause",
+    "ICP": "Raised intracranial pressure / cerebral oedema",
+    "ICPOTH": "Oedema attributable to another cause (e.g. haemorrhage)",
+    "DTHICANS": "Death due to ICANS",
 }
 
 #: Fields kept as JSON text (dictionaries and lists).

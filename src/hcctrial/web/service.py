@@ -27,7 +27,13 @@ import hcctrial.protocol
 from hcctrial.errors import InputError
 from hcctrial.protocol import Protocol, load_protocol
 from hcctrial.protocol.loader import parse_protocol
-from hcctrial.web.checks import FORMS, FieldProblem, is_iso_date, validate_form
+from hcctrial.web.checks import (
+    CRS_ICANS_DOMAIN,
+    FORMS,
+    FieldProblem,
+    is_iso_date,
+    validate_form,
+)
 from hcctrial.web.db import (
     Query,
     QueryMessage,
@@ -47,6 +53,7 @@ __all__ = [
     "EditCheckFailed",
     "create_subject",
     "protocol_of",
+    "same_day_observation",
     "save_record",
     "setup_study",
     "transition",
@@ -439,6 +446,24 @@ def visit_window_problem(
     return column, f"{day} is outside the {rows[0]['VISIT']} window ({lo} to {hi})"
 
 
+def same_day_observation(
+    session: Session, subject: Subject, day: str, record: Record | None = None
+) -> Record | None:
+    """The subject's active CRS/ICANS observation record of calendar day ``day[:10]`` other
+    than ``record`` (the one being changed), or ``None``: one observation per subject and day."""
+    query = select(Record).where(
+        Record.subject_id == subject.id,
+        Record.domain == CRS_ICANS_DOMAIN,
+        Record.status == "active",
+    )
+    if record is not None and record.id is not None:
+        query = query.where(Record.id != record.id)
+    for other in session.scalars(query.order_by(Record.id)):
+        if str(other.data.get("FADTC", ""))[:10] == day[:10]:
+            return other
+    return None
+
+
 def save_record(
     session: Session,
     subject: Subject,
@@ -460,10 +485,23 @@ def save_record(
     if isinstance(payload, dict):
         payload = {k: v for k, v in payload.items() if k not in DERIVED_COLUMNS}
     data, problems = validate_form(
-        domain, payload, birth=subject.birth_dtc, death=subject.death_dtc, sex=subject.sex
+        domain,
+        payload,
+        birth=subject.birth_dtc,
+        death=subject.death_dtc,
+        sex=subject.sex,
+        consent=subject.consented_dtc,
     )
     if problems:
         raise EditCheckFailed(problems)
+    if domain == CRS_ICANS_DOMAIN:
+        same_day = same_day_observation(session, subject, str(data["FADTC"]), record)
+        if same_day is not None:
+            raise _fail(
+                "FADTC",
+                f"record {same_day.id} already holds the CRS/ICANS observations of "
+                f"{str(data['FADTC'])[:10]}; change that record instead",
+            )
     if record is None:
         record = Record(
             subject_id=subject.id,
