@@ -108,6 +108,39 @@ def test_spark_agrees_with_duckdb(spark: Any, duck: Any) -> None:
     assert _sink(spark).select(sink.columns).equals(sink)
 
 
+def test_spark_all_protocols_share_one_feature_table(
+    spark: Any, duck: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """All five built-in protocols on Spark through ONE cached feature table (what the
+    benchmark runs): the same decisions, details, per-criterion values and CONSORT counts as
+    DuckDB, and the same per-criterion values and decisions as the one-patient evaluator."""
+    from hcctrial.eligibility.omop import population
+    from hcctrial.protocol import builtin_protocols
+
+    built: list[str] = []
+    real = population.materialize
+
+    def spy(con: Any, table: Any) -> Any:
+        built.append(getattr(con, "name", ""))
+        return real(con, table)
+
+    monkeypatch.setattr(population, "materialize", spy)
+    protocols = list(builtin_protocols().values())
+    assert len(protocols) == 5
+    on_spark = screen_population(spark, protocols, AS_OF, today=TODAY, find_problems=False)
+    assert built == ["pyspark"]  # one shared table (all five protocols have one look-back)
+    on_duck = screen_population(duck, protocols, AS_OF, today=TODAY, find_problems=False)
+    assert on_spark.decisions.equals(on_duck.decisions)
+    assert on_spark.counts.equals(on_duck.counts)
+    ids = list(range(1, N + 1))
+    for protocol in protocols:
+        result = on_spark.criteria[protocol.id]
+        assert result.equals(on_duck.criteria[protocol.id])
+        criteria = [c.id for c in protocol.eligibility.criteria]
+        assert_agree(result, evaluator_table(duck, protocol, ids), criteria)
+    assert on_spark.decisions["DECISION"].n_unique() > 1  # not a degenerate population
+
+
 def test_cli_on_postgres(
     pg: tuple[Any, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

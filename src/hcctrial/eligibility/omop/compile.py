@@ -346,15 +346,24 @@ def _features(
     both = o.union(m)
     dated = both.filter(both.d <= ibis.literal(as_of))
     # one column per mapped finding (numbers in num__, texts in txt__), then the plausibility
-    # checks per column (.checks.clean_wide), cheaper than per row
-    findings = {
-        (f"txt__{name}" if name in TEXT_FINDINGS else f"num__{name}"): (
-            name,
-            dated.txt if name in TEXT_FINDINGS else dated.num,
-        )
-        for name in finding_names()
-    }
-    wide = clean_wide(_latest_wide(con, dated, "d", "i", "item", findings))
+    # checks per column (.checks.clean_wide), cheaper than per row. Numbers and texts are two
+    # aggregates over their own rows: a text state is costly, and each row then feeds only
+    # the aggregates of its kind
+    texts = [n for n in finding_names() if n in TEXT_FINDINGS]
+    numbers = [n for n in finding_names() if n not in TEXT_FINDINGS]
+    t_rows = dated.filter(dated.item.isin(texts))
+    n_rows = dated.filter(dated.item.isin(numbers))
+    t_wide = _latest_wide(
+        con, t_rows, "d", "i", "item", {f"txt__{n}": (n, t_rows.txt) for n in texts}
+    )
+    n_wide = _latest_wide(
+        con, n_rows, "d", "i", "item", {f"num__{n}": (n, n_rows.num) for n in numbers}
+    )
+    wide = n_wide.outer_join(t_wide, "person_id")
+    wide = wide.mutate(person_id=wide.person_id.fill_null(wide.person_id_right)).drop(
+        "person_id_right"
+    )
+    wide = clean_wide(wide)
     feats = feats.left_join(wide, "person_id").drop("person_id_right")
     if cats:
         members = {c: CATEGORY_MEMBERS.get(c, frozenset({c})) for c in cats}
