@@ -202,3 +202,33 @@ def test_omop_population(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> 
     # every decision names its criteria, as the one-patient evaluator does
     failed = decisions.filter(pl.col("DECISION") == "ineligible")["DETAIL"]
     assert failed.str.contains(r"^fails (IN|EX)-[A-Z-]+(, (IN|EX)-[A-Z-]+)*$").all()
+
+
+def test_omop_population_all_protocols(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """``--protocol all --omop URL --out FILE``: every built-in protocol, one decision per
+    person and protocol, CONSORT counts for each, and the progress bar's last state."""
+    from hcctrial.protocol import builtin_protocols
+
+    db = tmp_path / "omop.duckdb"
+    write_duckdb(synthetic_omop(60, seed=12, anchor=date(2026, 11, 18)), str(db))
+    out_file = tmp_path / "all.csv"
+    code, out, err = run(
+        capsys, "-p", "all", "--omop", f"duckdb:///{db}", "--as-of", AS_OF, "--out", str(out_file)
+    )
+    assert code == 0
+    ids = sorted(builtin_protocols())
+    decisions = pl.read_csv(out_file)
+    assert sorted(decisions["PROTOCOL"].unique().to_list()) == ids
+    assert decisions.group_by("PROTOCOL").len()["len"].to_list() == [60] * len(ids)
+    counts = pl.read_csv(tmp_path / "all_counts.csv")
+    for pid, protocol in builtin_protocols().items():
+        mine = counts.filter(pl.col("PROTOCOL") == pid)
+        assert mine["CRITID"].to_list() == [c.id for c in protocol.eligibility.criteria]
+        # the funnel: what remains after the last criterion never exceeds the persons screened
+        assert mine["N_REMAINING"].to_list()[-1] <= 60
+        failed = decisions.filter(
+            (pl.col("PROTOCOL") == pid) & (pl.col("DECISION") == "ineligible")
+        ).height
+        assert int(mine["N_EXCLUDED_HERE"].sum()) == failed
+    assert f"{len(ids)}/{len(ids)}" in err and "wrote" in err
+    assert "CONSORT-style counts per criterion" in out
