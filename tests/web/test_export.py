@@ -234,3 +234,121 @@ def test_age_at_consent_with_partial_birth_dates() -> None:
     assert age_at("1962", "2024-06-30") == 61  # imputed to 1962-07-01
     assert age_at("1962-07-01", "2024-07-01") == 62
     assert age_at(None, "2024-07-01") is None
+
+
+#: Daily CRS/ICANS observations of two subjects as a ward would record them. Hand-graded
+#: (ASTCT 2019, Lee et al., Biol Blood Marrow Transplant 2019;25:625-638, tables 3 and 5):
+#: A day 1 fever alone -> CRS 1; day 2 fever with hypotension, no vasopressor -> 2; day 3 one
+#: vasopressor and a facemask -> 3, tocilizumab given; day 4 afebrile after it, hypotension
+#: still on one vasopressor -> 3 (fever masked); day 5 recovered -> 0. ICANS: ICE 8 -> 1,
+#: ICE 5 -> 2, awakens to voice with ICE 2 -> 3, alert ICE 10 -> 0. B: 102.2 F = 39.0 C fever
+#: alone -> 1, then afebrile -> 0.
+CRS_ICANS_DAYS: list[tuple[str, dict[str, Any]]] = [
+    ("A", {"FADTC": "2026-01-08", "TEMP": 38.4, "ICE": 10, "LOC": "alert"}),
+    (
+        "A",
+        {"FADTC": "2026-01-09", "TEMP": 39.1, "HYPOTN": "Y", "VASOPN": 0, "ICE": 8},
+    ),
+    (
+        "A",
+        {
+            "FADTC": "2026-01-10",
+            "TEMP": 39.6,
+            "HYPOTN": "Y",
+            "VASOPN": 1,
+            "O2DEV": "facemask",
+            "O2FLOW": 8,
+            "ANTICYT": "Y",
+            "ICE": 5,
+        },
+    ),
+    (
+        "A",
+        {
+            "FADTC": "2026-01-11",
+            "TEMP": 37.2,
+            "HYPOTN": "Y",
+            "VASOPN": 1,
+            "O2DEV": "room-air",
+            "ICE": 2,
+            "LOC": "awakens-to-voice",
+        },
+    ),
+    ("A", {"FADTC": "2026-01-12", "TEMP": 36.8, "HYPOTN": "N", "ICE": 10, "LOC": "alert"}),
+    ("B", {"FADTC": "2026-01-09", "TEMP": 102.2, "TEMPU": "F"}),
+    ("B", {"FADTC": "2026-01-10", "TEMP": 37.0, "ICE": 10}),
+]
+_CRS_GRADES = {("A", "2026-01-08"): 1, ("A", "2026-01-09"): 2, ("A", "2026-01-10"): 3}
+_CRS_GRADES |= {("A", "2026-01-11"): 3, ("A", "2026-01-12"): 0}
+_CRS_GRADES |= {("B", "2026-01-09"): 1, ("B", "2026-01-10"): 0}
+_ICANS_GRADES = {("A", "2026-01-08"): 0, ("A", "2026-01-09"): 1, ("A", "2026-01-10"): 2}
+_ICANS_GRADES |= {("A", "2026-01-11"): 3, ("A", "2026-01-12"): 0, ("B", "2026-01-10"): 0}
+
+
+def _wide_files(env: Env, folder: Path, exported: Path) -> Path:
+    """The same observations as the wide crs.csv / icans.csv a hospital team would write
+    (temperatures in C), beside the exported DM: grading them directly is the reference."""
+    from hcctrial.safety.crs import CRS_FIELDS
+    from hcctrial.safety.icans import ICANS_FIELDS
+
+    folder.mkdir()
+    (folder / "dm.csv").write_bytes((exported / "dm.csv").read_bytes())
+    for name, fields in (("crs", CRS_FIELDS), ("icans", ICANS_FIELDS)):
+        rows = []
+        for site, day in CRS_ICANS_DAYS:
+            found = {k: v for k, v in day.items() if k in fields}
+            if not found:
+                continue
+            if day.get("TEMPU") == "F":
+                found["TEMP"] = round((day["TEMP"] - 32) * 5 / 9, 6)
+            row: dict[str, Any] = {"USUBJID": env.ids[f"usubjid_{site}"], "ADT": day["FADTC"]}
+            row |= {code: found.get(code) for code in fields}
+            rows.append(row)
+        frame = pl.DataFrame(rows, infer_schema_length=None)
+        frame.select([c for c in frame.columns if frame[c].null_count() < frame.height]).write_csv(
+            folder / f"{name}.csv"
+        )
+    return folder
+
+
+def test_crs_icans_observations_round_trip_to_the_same_grades(
+    env: Env, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ward = _api_user(env, "ward", "coordinator")
+    for site, day in CRS_ICANS_DAYS:
+        r = env.client.post(
+            f"/api/subjects/{env.ids[f'subject_{site}']}/records/CRSICANS",
+            headers=ward,
+            json=day,
+        )
+        assert r.status_code == 201, r.text
+    exported = _export(env, env.ids["study"], "csv", tmp_path / "export")
+    fa = read_study(exported)["FA"]
+    # One FA row per finding entered, every one about CRS or ICANS.
+    assert fa.height == sum(len(d) - ("TEMPU" in d) - 1 for _, d in CRS_ICANS_DAYS)
+    assert set(fa["FAOBJ"]) == {
+        "CYTOKINE RELEASE SYNDROME",
+        "IMMUNE EFFECTOR CELL-ASSOCIATED NEUROTOXICITY SYNDROME",
+    }
+    fahrenheit = fa.filter((pl.col("FATESTCD") == "TEMP") & (pl.col("FAORRESU") == "F"))
+    assert [float(v) for v in fahrenheit["FASTRESN"]] == [39.0]
+    files = _wide_files(env, tmp_path / "files", exported)
+
+    outs = []
+    for name, folder in (("export", exported), ("files", files)):
+        out = tmp_path / f"safety-{name}"
+        assert main(["safety", "--data", str(folder), "--out", str(out)]) == 0
+        outs.append(out)
+    capsys.readouterr()
+    for table in ("crs_daily", "icans_daily", "crs_icans_episodes", "crs_icans_subjects"):
+        a, b = (pl.read_csv(o / f"{table}.csv", infer_schema_length=None) for o in outs)
+        cols = [c for c in a.columns if c in b.columns]
+        assert len(cols) >= 4, (table, a.columns, b.columns)
+        assert_frame_equal(a.select(cols), b.select(cols), check_dtypes=False)
+
+    site_of = {env.ids[f"usubjid_{s}"]: s for s in ("A", "B")}
+    for table, want in (("crs_daily", _CRS_GRADES), ("icans_daily", _ICANS_GRADES)):
+        daily = pl.read_csv(outs[0] / f"{table}.csv", infer_schema_length=None)
+        grade = "CRSGR" if table == "crs_daily" else "ICANSGR"
+        got = {(site_of[u], str(d)): g for u, d, g in daily.select("USUBJID", "ADT", grade).rows()}
+        assert got == want, table

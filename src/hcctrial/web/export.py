@@ -10,6 +10,11 @@
   leaving the study and death as disposition events (CDISC CT NCOMPLT terms).
 - ``LB``, ``VS``, ``TU``, ``TR``, ``AE``, ``EX``: the active records as entered (edit-checked,
   standard units added), with ``STUDYID``, ``DOMAIN``, ``USUBJID`` and ``--SEQ``.
+- ``FA`` from the daily CRS/ICANS observations: one row per finding (SDTMIG 3.4 section 6.4,
+  Findings About), ``FAOBJ`` the syndrome's MedDRA term, ``FATESTCD`` the safety engine's input
+  name, ``FAGRPID`` one per observation, the temperature in ``FASTRESC``/``FASTRESN`` in C
+  (``FAORRES``/``FAORRESU`` as entered): what :func:`hcctrial.safety.syndromes.crs_icans_from_fa`
+  reads (:func:`fa_rows`).
 
 The result is what :func:`hcctrial.io.write_study` writes and every CLI command reads.
 """
@@ -25,13 +30,56 @@ from sqlalchemy.orm import Session
 
 from hcctrial.errors import InputError
 from hcctrial.io import StudyData, domain_spec, validate_study
+from hcctrial.safety.crs import CRS_FIELDS
+from hcctrial.safety.dlt import CRS_TERM, ICANS_TERM
+from hcctrial.safety.icans import ICANS_FIELDS
+from hcctrial.web.checks import CRS_ICANS_DOMAIN, fahrenheit_to_celsius
 from hcctrial.web.db import Record, Site, Study, Subject, SubjectEvent
 from hcctrial.web.service import protocol_of
 
-__all__ = ["SDTM_DOMAINS", "age_at", "export_study"]
+__all__ = ["SDTM_DOMAINS", "age_at", "export_study", "fa_rows"]
 
 #: Entered domains that are SDTM (screening findings stay in the database).
 SDTM_DOMAINS = ("LB", "VS", "TU", "TR", "AE", "EX")
+
+
+def fa_rows(study_id: str, usubjid: str, data: dict[str, Any], group: str) -> list[dict[str, Any]]:
+    """The SDTM FA rows of one day's CRS/ICANS observations (``data`` as saved), one per
+    finding entered, CRS findings first, in the engine's field order; ``group`` is the
+    ``FAGRPID`` that keeps them one assessment (the oxygen device with its flow)."""
+    rows: list[dict[str, Any]] = []
+    for term, fields in ((CRS_TERM, CRS_FIELDS), (ICANS_TERM, ICANS_FIELDS)):
+        for code, spec in fields.items():
+            value = data.get(code)
+            if value is None:
+                continue
+            row: dict[str, Any] = {
+                "STUDYID": study_id,
+                "DOMAIN": "FA",
+                "USUBJID": usubjid,
+                "FAGRPID": group,
+                "FATESTCD": code,
+                "FATEST": spec.meaning[:40],
+                "FAOBJ": term,
+                "FAORRES": str(value),
+                "FAORRESU": None,
+                "FASTRESC": str(value),
+                "FASTRESN": None,
+                "FASTRESU": None,
+                "VISIT": data.get("VISIT"),
+                "FADTC": data["FADTC"],
+            }
+            if spec.kind in ("int", "float"):
+                number = float(value)
+                if code == "TEMP":
+                    unit = data.get("TEMPU", "C")
+                    row["FAORRESU"] = unit
+                    number = round(fahrenheit_to_celsius(number), 2) if unit == "F" else number
+                    row["FASTRESU"] = "C"
+                row["FASTRESN"] = number
+                row["FASTRESC"] = str(int(number)) if spec.kind == "int" else str(number)
+            rows.append(row)
+    return rows
 
 
 def _impute_mid(dtc: str) -> date:
@@ -169,6 +217,12 @@ def export_study(
             .where(Record.subject_id == subject.id, Record.status == "active")
             .order_by(Record.id)
         ):
+            if record.domain == CRS_ICANS_DOMAIN:
+                group = f"CRSICANS-{record.id}"
+                for row in fa_rows(study.protocol_id, subject.usubjid, record.data, group):
+                    seq["FA"] = seq.get("FA", 0) + 1
+                    records.setdefault("FA", []).append({**row, "FASEQ": seq["FA"]})
+                continue
             if record.domain not in SDTM_DOMAINS:
                 continue
             seq[record.domain] = seq.get(record.domain, 0) + 1
