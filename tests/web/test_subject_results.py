@@ -295,5 +295,50 @@ def test_dlt_status_in_the_escalation_study(env: Env) -> None:
         session.commit()
     status = _dlt(env, sid, TODAY)
     assert status.status == "DLT" and status.evaluable == "evaluable"
+    client, _ = env.login("statistician")  # a sponsor role: every site of every study
+    html = client.get(f"/subjects/{sid}").text
+    assert '<strong class="dlt dlt-DLT">DLT</strong> (evaluable)' in html
+    assert "DLT window: 2026-03-10 to 2026-04-07 (28 days)" in html
     # Grade 4 for 5 days (03-12 to 03-16) meets DLT-CRS-4 and DLT-CRS-3-72H (>= 3 for 3 days).
     assert {e["DLTRULE"] for e in status.events} == {"DLT-CRS-4", "DLT-CRS-3-72H"}
+
+
+def test_crs_and_icans_grade_by_day_from_the_daily_observations(env: Env) -> None:
+    """ASTCT 2019 (Lee et al. 2019, CRS and ICANS tables), by hand:
+
+    - 02-08: 38.6 C, hypotension without vasopressor (grade 2), nasal cannula 2 L/min
+      (low flow <= 6 L/min: grade 2): CRS 2; ICE 8 (7-9: grade 1), alert: ICANS 1;
+    - 02-09: 39.2 C, hypotension with one vasopressor (grade 3), no oxygen: CRS 3; ICE 10,
+      alert: ICANS 0;
+    - 02-10: 37.0 C, no hypotension or hypoxia, no antipyretic: CRS 0, the episode ends.
+
+    One CRS episode 02-08 to 02-09 of maximum grade 3, one ICANS episode on 02-08 of grade 1.
+    """
+    sid = _treated_subject_with_data(env)
+    for day in (
+        {"FADTC": "2026-02-08", "TEMP": 38.6, "HYPOTN": "Y", "VASOPN": 0}
+        | {"O2DEV": "nasal-cannula", "O2FLOW": 2, "ICE": 8, "LOC": "alert"},
+        {"FADTC": "2026-02-09", "TEMP": 39.2, "HYPOTN": "Y", "VASOPN": 1}
+        | {"O2DEV": "none", "ICE": 10, "LOC": "alert"},
+        {"FADTC": "2026-02-10", "TEMP": 37.0, "HYPOTN": "N", "O2DEV": "none", "ICE": 10},
+    ):
+        _post(env, sid, "CRSICANS", day)
+    with env.session() as session:
+        subject = session.get(Subject, sid)
+        assert subject is not None
+        daily = subject_derived(session, subject, TODAY).safety.daily
+    assert [(str(d["ADT"]), d["CRSGR"], d["ICANSGR"]) for d in daily.days] == [
+        ("2026-02-08", 2, 1),
+        ("2026-02-09", 3, 0),
+        ("2026-02-10", 0, 0),
+    ]
+    episodes = {
+        (e["SYNDROME"], str(e["ASTDT"]), str(e["AENDT"]), e["MAXGR"]) for e in daily.episodes
+    }
+    assert episodes == {
+        ("CRS", "2026-02-08", "2026-02-09", 3),
+        ("ICANS", "2026-02-08", "2026-02-08", 1),
+    }
+    client, _ = env.login("coordinator")
+    html = client.get(f"/subjects/{sid}").text
+    assert "<tr><td>2026-02-09</td><td>3</td><td>0</td></tr>" in html

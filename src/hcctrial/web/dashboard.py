@@ -57,7 +57,6 @@ class StudyDashboard:
     open_queries: int = 0
     oldest_query: dict[str, Any] | None = None
     unresolved_aes: list[dict[str, Any]] = field(default_factory=list)
-    unresolved_ae_count: int = 0
     syndromes: dict[str, dict[str, Any]] = field(default_factory=dict)
     subjects: list[Subject] = field(default_factory=list)
 
@@ -240,7 +239,6 @@ def study_dashboard(
         open_queries=len(queries),
         oldest_query=oldest,
         unresolved_aes=aes,
-        unresolved_ae_count=len(aes),
         syndromes=syndromes,
         subjects=subjects,
     )

@@ -43,6 +43,7 @@ from hcctrial.web.subject_results import (
     ResponseResult,
     SafetyResults,
     subject_adverse_events,
+    subject_crs_icans,
     subject_dlt,
     subject_domains,
     subject_labs,
@@ -311,6 +312,7 @@ def _derive(
     data = subject_domains(subject, records)
     labs, lab_rule = subject_labs(protocol, subject, data)
     aes = subject_adverse_events(records)
+    daily = subject_crs_icans(subject, records)
     ctcae = f"CTCAE v{protocol.safety.ctcae_version}"
     safety = SafetyResults(
         labs=labs,
@@ -319,10 +321,12 @@ def _derive(
         ae_rule=f"{ctcae} grade as recorded by the investigator",
         syndromes=[a for a in aes if a.syndrome],
         syndrome_rule=(
-            "ASTCT 2019 consensus grade (Lee et al., Biol Blood Marrow Transplant "
-            "2019;25:625-638) as recorded on the CRS/ICANS adverse events"
+            "ASTCT 2019 consensus grading (Lee et al., Biol Blood Marrow Transplant "
+            "2019;25:625-638): by day from the daily CRS/ICANS observations (hcctrial.safety "
+            "crs and icans), and as recorded on the CRS/ICANS adverse events"
         ),
-        dlt=subject_dlt(protocol, subject, data, today),
+        daily=daily,
+        dlt=subject_dlt(protocol, subject, data, today, daily),
     )
     return SubjectDerived(
         eligibility=subject_eligibility(session, subject, today),

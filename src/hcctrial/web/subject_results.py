@@ -10,8 +10,9 @@ engines read and their answers into rows for the subject page).
   last result on or before the first treatment (:func:`hcctrial.safety.derive_lab_baseline_flag`);
 - AEs: the investigator's CTCAE grade as recorded (the CTCAE criteria shipped as data cover
   the lab-graded terms only, so an AE's grade is not re-derived);
-- CRS/ICANS: ASTCT 2019 grades (Lee et al., Biol Blood Marrow Transplant 2019;25:625-638) as
-  recorded on the AEs of those MedDRA terms;
+- CRS/ICANS: ASTCT 2019 grades (Lee et al., Biol Blood Marrow Transplant 2019;25:625-638) by
+  day and episode from the daily observations (:func:`hcctrial.safety.grade_crs_icans`), and
+  as recorded on the AEs of those MedDRA terms;
 - DLT: :func:`hcctrial.safety.evaluate_dlt` over the protocol's DLT window (escalation study).
 """
 
@@ -28,18 +29,28 @@ from hcctrial.io import StudyData, validate_study
 from hcctrial.protocol import Protocol
 from hcctrial.report.efficacy import response_criteria
 from hcctrial.response import derive_best_overall_response, derive_timepoint_response
-from hcctrial.safety import derive_lab_baseline_flag, evaluate_dlt, grade_labs
+from hcctrial.safety import (
+    crs_icans_from_fa,
+    derive_lab_baseline_flag,
+    evaluate_dlt,
+    grade_crs_icans,
+    grade_labs,
+)
 from hcctrial.safety.dlt import CRS_TERM, ICANS_TERM
+from hcctrial.web.checks import CRS_ICANS_DOMAIN
 from hcctrial.web.db import Record, Subject
+from hcctrial.web.export import fa_rows
 
 __all__ = [
     "AeRow",
+    "CrsIcansResult",
     "DltStatus",
     "LabGradeRow",
     "ResponseResult",
     "SafetyResults",
     "domain_problems",
     "subject_adverse_events",
+    "subject_crs_icans",
     "subject_dlt",
     "subject_domains",
     "subject_labs",
@@ -125,8 +136,10 @@ def subject_response(protocol: Protocol, subject: Subject, data: StudyData) -> l
     out = []
     for code, reference in RESPONSE_RULES:
         primary = " (the protocol's primary criteria)" if code == settings.criteria else ""
+        needs = "requires" if settings.confirmation_required else "does not require"
         rule = (
-            f"{reference}{primary}; confirmation >= {settings.confirmation_days} days, "
+            f"{reference}{primary}; CBOR: CR/PR confirmed >= {settings.confirmation_days} "
+            f"days later (the protocol {needs} confirmation); "
             f"SD >= {settings.sd_min_days} days from "
             f"{'randomization' if start else 'first treatment'}"
         )
@@ -292,6 +305,56 @@ def subject_adverse_events(records: list[Record]) -> list[AeRow]:
 
 
 @dataclass(frozen=True)
+class CrsIcansResult:
+    """ASTCT grades of the daily CRS/ICANS observations (domain ``CRSICANS``).
+
+    ``days``: one dict per observed day (``ADT``, ``CRSGR``, ``ICANSGR``); ``episodes``: one
+    per episode (``SYNDROME, EPISODE, ASTDT, AENDT, MAXGR, ONGOING``); ``crs``/``icans``: the
+    engine's daily tables (for the DLT rules); ``problems``: rows not graded and why.
+    """
+
+    days: list[dict[str, Any]] = field(default_factory=list)
+    episodes: list[dict[str, Any]] = field(default_factory=list)
+    crs: pl.DataFrame | None = None
+    icans: pl.DataFrame | None = None
+    problems: list[str] = field(default_factory=list)
+
+
+def subject_crs_icans(subject: Subject, records: list[Record]) -> CrsIcansResult:
+    """Daily CRS and ICANS grades and episodes from the subject's ``CRSICANS`` records: the
+    records as SDTM FA (:func:`hcctrial.web.export.fa_rows`, as the export writes them), then
+    :func:`hcctrial.safety.crs_icans_from_fa` and :func:`hcctrial.safety.grade_crs_icans`."""
+    rows: list[dict[str, Any]] = []
+    for r in records:
+        if r.domain == CRS_ICANS_DOMAIN:
+            rows += fa_rows("", subject.usubjid, r.data, f"{CRS_ICANS_DOMAIN}-{r.id}")
+    if not rows:
+        return CrsIcansResult()
+    try:
+        wide, problems, _ = crs_icans_from_fa(
+            pl.DataFrame(rows, infer_schema_length=None), on_error="collect"
+        )
+        graded = grade_crs_icans(wide.get("CRS"), wide.get("ICANS"))
+    except HcctrialError as exc:
+        return CrsIcansResult(problems=[str(exc)])
+    days: dict[Any, dict[str, Any]] = {}
+    for table, column in ((graded.crs, "CRSGR"), (graded.icans, "ICANSGR")):
+        if table is not None:
+            for day, grade in table.select("ADT", column).iter_rows():
+                days.setdefault(day, {"ADT": day, "CRSGR": None, "ICANSGR": None})[column] = grade
+    episodes = graded.episodes.select(
+        "SYNDROME", "EPISODE", "ASTDT", "AENDT", "MAXGR", "ONGOING"
+    ).to_dicts()
+    return CrsIcansResult(
+        days=[days[d] for d in sorted(days)],
+        episodes=episodes,
+        crs=graded.crs,
+        icans=graded.icans,
+        problems=_problems(problems) + _problems(graded.problems),
+    )
+
+
+@dataclass(frozen=True)
 class DltStatus:
     """The DLT evaluation of one subject of a dose-escalation study."""
 
@@ -304,7 +367,11 @@ class DltStatus:
 
 
 def subject_dlt(
-    protocol: Protocol, subject: Subject, data: StudyData, today: date
+    protocol: Protocol,
+    subject: Subject,
+    data: StudyData,
+    today: date,
+    syndromes: CrsIcansResult | None = None,
 ) -> DltStatus | None:
     """DLT status in the protocol's DLT window (``None`` when the protocol has no DLT rules)."""
     spec = protocol.safety.dlt
@@ -334,7 +401,15 @@ def subject_dlt(
     if "AEDECOD" not in ae.columns:
         ae = ae.with_columns(pl.col("AETERM").alias("AEDECOD"))
     try:
-        result = evaluate_dlt(spec, adsl, ae, data_cutoff=today, strict_causality=False)
+        result = evaluate_dlt(
+            spec,
+            adsl,
+            ae,
+            crs=syndromes.crs if syndromes else None,
+            icans=syndromes.icans if syndromes else None,
+            data_cutoff=today,
+            strict_causality=False,
+        )
     except HcctrialError as exc:
         return DltStatus(rule, "", "not evaluated", "", error=str(exc))
     row = result.subjects.row(0, named=True)
@@ -360,4 +435,5 @@ class SafetyResults:
     ae_rule: str
     syndromes: list[AeRow]
     syndrome_rule: str
+    daily: CrsIcansResult
     dlt: DltStatus | None
