@@ -254,3 +254,22 @@ def test_site_b_sees_only_site_b(env: Env, seeded: dict[str, int]) -> None:
     assert [a[1] for a in _rows(html, f"aes-{study}")] == ["Sepsis"]
     assert "-A-" not in html.replace("A Beijing", "")  # no site-A subject id anywhere
     assert _rows(html, f"overdue-{study}") == [["None."]]
+
+
+def test_crs_from_the_daily_observations(env: Env, seeded: dict[str, int]) -> None:
+    """A04: 02-18 and 02-19 with fever (38.6, 39.0 C) and hypotension needing one vasopressor:
+    ASTCT CRS grade 3 on both days (Lee et al. 2019), the episode still on at its last
+    observation. With A03's CRS adverse event (grade 2, no end date): 2 subjects, maximum
+    grade 3, 2 ongoing, A04's grade 3 first."""
+    for day, temp in (("2026-02-18", 38.6), ("2026-02-19", 39.0)):
+        body = {"FADTC": day, "TEMP": temp, "HYPOTN": "Y", "VASOPN": 1, "O2DEV": "none"}
+        _post(env, seeded["A04"], "CRSICANS", body)
+    html = _page(env, "coordinator")
+    crs = _row(html, f"syndromes-{env.ids['study']}", "CRS")
+    assert crs[:2] == ["2", "3"]
+    assert crs[2].startswith("2: NCT04011033-A-A04 grade 3 since 2026-02-18, NCT04011033-A-A03")
+    assert _row(_page(env, "coordinator_b"), f"syndromes-{env.ids['study']}", "CRS")[:3] == [
+        "0",
+        "-",
+        "0",
+    ]

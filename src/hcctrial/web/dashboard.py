@@ -28,10 +28,13 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+import polars as pl
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from hcctrial.errors import HcctrialError
 from hcctrial.safety.dlt import CRS_TERM, ICANS_TERM
+from hcctrial.web.checks import CRS_ICANS_DOMAIN
 from hcctrial.web.db import Query, Record, Site, Study, Subject, SubjectEvent
 from hcctrial.web.derived import subject_calendar
 
@@ -183,7 +186,7 @@ def study_dashboard(
                 .where(
                     Record.subject_id.in_(ids),
                     Record.status == "active",
-                    Record.domain.in_(("AE", "LB", "VS", "TU", "TR", "EX")),
+                    Record.domain.in_(("AE", "LB", "VS", "TU", "TR", "EX", CRS_ICANS_DOMAIN)),
                 )
                 .order_by(Record.id)
             )
@@ -218,6 +221,7 @@ def study_dashboard(
             done.setdefault(r.subject_id, set()).add(str(r.data["VISIT"]).casefold())
     overdue, upcoming = _visits(session, subjects, done, today)
     aes, syndromes = _adverse_events(records, by_id)
+    _daily_syndromes(records, by_id, syndromes)
     oldest = None
     if queries:
         q = queries[0]
@@ -251,7 +255,8 @@ def _adverse_events(
     names = {CRS_TERM.casefold(): "CRS", ICANS_TERM.casefold(): "ICANS"}
     unresolved = []
     syndromes: dict[str, dict[str, Any]] = {
-        name: {"ongoing": [], "max_grade": None, "subjects": 0} for name in ("CRS", "ICANS")
+        name: {"ongoing": [], "max_grade": None, "subjects": 0, "subject_ids": set()}
+        for name in ("CRS", "ICANS")
     }
     with_syndrome: dict[str, set[int]] = {"CRS": set(), "ICANS": set()}
     for r in records:
@@ -277,7 +282,54 @@ def _adverse_events(
         if not d.get("AEENDTC"):
             unresolved.append(item)
     for name, info in syndromes.items():
+        info["subject_ids"] = with_syndrome[name]
         info["subjects"] = len(with_syndrome[name])
         info["ongoing"].sort(key=lambda a: (-a["grade"], a["start"]))
     unresolved.sort(key=lambda a: (a["grade"] < 3, -a["grade"], a["start"], a["record_id"]))
     return unresolved, syndromes
+
+
+def _daily_syndromes(
+    records: list[Record], subjects: dict[int, Subject], syndromes: dict[str, dict[str, Any]]
+) -> None:
+    """Add the ASTCT grades of the daily CRS/ICANS observations to ``syndromes``: subjects,
+    maximum grade and the episodes ongoing at their last observation
+    (:func:`hcctrial.safety.grade_crs_icans` over every subject at once)."""
+    from hcctrial.safety import crs_icans_from_fa, grade_crs_icans
+    from hcctrial.web.export import fa_rows
+
+    rows: list[dict[str, Any]] = []
+    owner: dict[str, Subject] = {}
+    for r in records:
+        if r.domain == CRS_ICANS_DOMAIN:
+            subject = subjects[r.subject_id]
+            owner[subject.usubjid] = subject
+            rows += fa_rows("", subject.usubjid, r.data, f"{CRS_ICANS_DOMAIN}-{r.id}")
+    if not rows:
+        return
+    try:
+        wide, _, _ = crs_icans_from_fa(
+            pl.DataFrame(rows, infer_schema_length=None), on_error="collect"
+        )
+        episodes = grade_crs_icans(wide.get("CRS"), wide.get("ICANS")).episodes
+    except HcctrialError:
+        return  # the subject page shows why an observation is not graded
+    seen: dict[str, set[str]] = {"CRS": set(), "ICANS": set()}
+    for e in episodes.to_dicts():
+        info = syndromes[e["SYNDROME"]]
+        seen[e["SYNDROME"]].add(e["USUBJID"])
+        info["max_grade"] = max(int(e["MAXGR"]), info["max_grade"] or 0)
+        if e["ONGOING"]:
+            info["ongoing"].append(
+                {
+                    "subject": owner[e["USUBJID"]],
+                    "grade": int(e["MAXGR"]),
+                    "start": str(e["ASTDT"]),
+                    "source": "daily observations",
+                }
+            )
+    for name, ids in seen.items():
+        info = syndromes[name]
+        info["subject_ids"] |= {owner[u].id for u in ids}
+        info["subjects"] = len(info["subject_ids"])
+        info["ongoing"].sort(key=lambda a: (-a["grade"], a["start"]))
