@@ -1,19 +1,27 @@
-"""The web application: :func:`create_app` for a database URL, and the first-start admin."""
+"""The web application: :func:`create_app` for a database URL, and the first-start admin.
+
+Errors: the JSON API (``/api/...``) answers ``{"detail": ...}``; a page asked for by a browser
+(any other path, ``Accept: text/html``) gets the error page ``error.html`` in the site's layout:
+404 and 403 with the reason, 422 with one message per field, 500 with an error reference
+(the traceback goes to the server log, never to the page)."""
 
 from __future__ import annotations
 
+import logging
 import secrets
 from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from pydantic import ValidationError
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm.exc import StaleDataError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from hcctrial.errors import HcctrialError, InputError, InputErrors
@@ -28,7 +36,88 @@ from hcctrial.web.db import (
 )
 from hcctrial.web.service import EditCheckFailed, StaleVersionError
 
-__all__ = ["create_app", "ensure_admin"]
+__all__ = ["create_app", "ensure_admin", "wants_html"]
+
+log = logging.getLogger("hcctrial.web")
+
+#: Title of the error page by HTTP status.
+ERROR_TITLES = {
+    400: "Bad request",
+    401: "Not logged in",
+    403: "Not allowed",
+    404: "Not found",
+    405: "Not possible here",
+    409: "Changed by someone else",
+    422: "Not saved: check the fields",
+    429: "Too many attempts",
+    500: "Something went wrong",
+    503: "The database is busy",
+}
+
+
+def wants_html(request: Request) -> bool:
+    """True for a browser asking for a page: not the JSON API nor a static file, and
+    ``text/html`` in the ``Accept`` header."""
+    path = request.url.path
+    if path == "/api" or path.startswith(("/api/", "/static/")):
+        return False
+    return "text/html" in request.headers.get("accept", "").lower()
+
+
+def _field_of(loc: Any) -> str:
+    """A pydantic/FastAPI location as a field name (``["body", "LBDTC"]`` -> ``LBDTC``)."""
+    if not isinstance(loc, list | tuple):
+        return str(loc or "")
+    parts = [str(p) for p in loc]
+    if parts and parts[0] in ("body", "query", "path", "header", "cookie") and len(parts) > 1:
+        parts = parts[1:]
+    return ".".join(parts)
+
+
+def _error_page(
+    request: Request,
+    status: int,
+    detail: Any,
+    *,
+    headers: dict[str, str] | None = None,
+    reference: str | None = None,
+) -> Response:
+    """The HTML error page of ``status``: the message, or one line per field of a list of
+    ``{loc, msg}`` problems."""
+    from hcctrial.web.pages import templates
+
+    problems: list[tuple[str, str]] = []
+    message = ""
+    if isinstance(detail, list):
+        for item in detail:
+            if isinstance(item, dict):
+                problems.append((_field_of(item.get("loc")), str(item.get("msg", ""))))
+            else:
+                problems.append(("", str(item)))
+        message = "The request was refused:" if problems else ""
+    else:
+        message = str(detail)
+    context = {
+        "principal": None,
+        "status": status,
+        "title": ERROR_TITLES.get(status, "Error"),
+        "message": message,
+        "problems": problems,
+        "reference": reference,
+    }
+    return templates.TemplateResponse(
+        request, "error.html", context, status_code=status, headers=headers
+    )
+
+
+def _answer(
+    request: Request, status: int, detail: Any, headers: dict[str, str] | None = None, **extra: Any
+) -> Response:
+    """An error as the caller wants it: the HTML page for a browser's page request, else
+    ``{"detail": ...}`` JSON."""
+    if wants_html(request):
+        return _error_page(request, status, detail, headers=headers)
+    return JSONResponse({"detail": detail, **extra}, status_code=status, headers=headers)
 
 
 def _problems_json(exc: HcctrialError) -> list[dict[str, object]]:
@@ -101,49 +190,53 @@ class RefuseNulMiddleware:
 
 
 def _install_handlers(app: FastAPI) -> None:
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code >= 400 and wants_html(request):
+            return _error_page(
+                request, exc.status_code, exc.detail, headers=getattr(exc, "headers", None)
+            )
+        return await http_exception_handler(request, exc)
+
     @app.exception_handler(EditCheckFailed)
-    def _edit_check(request: Request, exc: EditCheckFailed) -> JSONResponse:
+    def _edit_check(request: Request, exc: EditCheckFailed) -> Response:
         detail = [
             {"loc": ["body", *p.field.split(".")], "msg": p.message, "type": p.kind}
             for p in exc.problems
         ]
-        return JSONResponse({"detail": detail}, status_code=422)
+        return _answer(request, 422, detail)
 
     @app.exception_handler(ValidationError)
-    def _validation(request: Request, exc: ValidationError) -> JSONResponse:
+    def _validation(request: Request, exc: ValidationError) -> Response:
         detail = [
             {"loc": ["body", *map(str, e["loc"])], "msg": e["msg"], "type": e["type"]}
             for e in exc.errors(include_url=False, include_context=False, include_input=False)
         ]
-        return JSONResponse({"detail": detail}, status_code=422)
+        return _answer(request, 422, detail)
 
     @app.exception_handler(HcctrialError)
-    def _input(request: Request, exc: HcctrialError) -> JSONResponse:
-        return JSONResponse({"detail": _problems_json(exc)}, status_code=422)
+    def _input(request: Request, exc: HcctrialError) -> Response:
+        return _answer(request, 422, _problems_json(exc))
 
     @app.exception_handler(StaleVersionError)
-    def _stale(request: Request, exc: StaleVersionError) -> JSONResponse:
-        return JSONResponse({"detail": str(exc), "version": exc.current}, status_code=409)
+    def _stale(request: Request, exc: StaleVersionError) -> Response:
+        return _answer(request, 409, str(exc), version=exc.current)
 
     @app.exception_handler(StaleDataError)
-    def _stale_row(request: Request, exc: StaleDataError) -> JSONResponse:
-        return JSONResponse({"detail": "changed by someone else; reload"}, status_code=409)
+    def _stale_row(request: Request, exc: StaleDataError) -> Response:
+        return _answer(request, 409, "changed by someone else; reload")
 
     @app.exception_handler(OperationalError)
-    def _busy(request: Request, exc: OperationalError) -> JSONResponse:
+    def _busy(request: Request, exc: OperationalError) -> Response:
         # The database is busy (a lock not granted in time) or unreachable: try again later.
-        return JSONResponse(
-            {"detail": "the database is busy; try again"},
-            status_code=503,
-            headers={"Retry-After": "1"},
-        )
+        return _answer(request, 503, "the database is busy; try again", {"Retry-After": "1"})
 
     @app.exception_handler(IntegrityError)
-    def _integrity(request: Request, exc: IntegrityError) -> JSONResponse:
-        return JSONResponse({"detail": "conflicts with saved data; reload"}, status_code=409)
+    def _integrity(request: Request, exc: IntegrityError) -> Response:
+        return _answer(request, 409, "conflicts with saved data; reload")
 
     @app.exception_handler(RequestValidationError)
-    def _request(request: Request, exc: RequestValidationError) -> JSONResponse:
+    def _request(request: Request, exc: RequestValidationError) -> Response:
         detail = [
             {
                 "loc": list(map(str, e.get("loc", ()))),
@@ -152,7 +245,18 @@ def _install_handlers(app: FastAPI) -> None:
             }
             for e in exc.errors()
         ]
-        return JSONResponse({"detail": detail}, status_code=422)
+        return _answer(request, 422, detail)
+
+    @app.exception_handler(Exception)
+    def _server_error(request: Request, exc: Exception) -> Response:
+        # The traceback goes to the server log under a reference the user can quote; the
+        # answer names no code, file or value.
+        reference = secrets.token_hex(4)
+        log.error("error %s on %s %s", reference, request.method, request.url.path, exc_info=exc)
+        detail = "an internal error stopped this request; try again or tell the administrator"
+        if wants_html(request):
+            return _error_page(request, 500, detail, reference=reference)
+        return JSONResponse({"detail": detail, "reference": reference}, status_code=500)
 
 
 def create_app(url: str, *, migrate: bool = True, secure_cookies: bool = False) -> FastAPI:
