@@ -2,7 +2,9 @@
 when missing, no browser is downloaded) against ``hcctrial serve`` on 127.0.0.1. A coordinator
 logs in, screens a patient, the investigator signs eligibility, the coordinator randomizes and
 enters a visit with lesions and labs, the monitor raises a query that the coordinator answers,
-and the investigator locks and signs a record. Screenshots go to ``test-artifacts/web/``.
+and the investigator locks and signs a record; the day's CRS/ICANS observations are entered
+(a second one for the same day refused), and a missing subject shows the HTML error page.
+Screenshots go to ``test-artifacts/web/``.
 Every request the pages make stays on 127.0.0.1 (anything else is blocked and fails the test).
 """
 
@@ -26,7 +28,7 @@ from .conftest import (
     copy_database,
     services,
 )
-from .test_concurrency import serve
+from .serve import serve
 
 pytestmark = pytest.mark.service
 
@@ -114,7 +116,8 @@ def test_a_trial_day_in_the_browser(
     today = datetime.now(UTC).date()
     day = [(today - timedelta(days=12 - i)).isoformat() for i in range(12)]
     outside: list[str] = []
-    with serve(url) as base:
+    with serve(url) as server:
+        base = server.base
         coord = Person(browser, base, "coordinator", outside)
         coord.shot("01-studies")
         # Screen a patient.
@@ -136,6 +139,12 @@ def test_a_trial_day_in_the_browser(
         coord.page.get_by_role("button", name="Save").click()
         errors = coord.page.locator(".field-error").all_inner_texts()
         assert any("negative" in e for e in errors) and any("does not fit" in e for e in errors)
+        # Each message is tied to its input (aria-describedby), so a screen reader reads it.
+        for box in coord.page.locator("[aria-invalid='true']").all():
+            described = box.get_attribute("aria-describedby")
+            assert described and coord.page.locator(f"#{described}").count() == 1
+            label = coord.page.locator(f"label[for='{box.get_attribute('id')}']")
+            assert label.count() == 1
         coord.shot("03-lab-form-with-errors")
         coord.form(
             sid,
@@ -188,6 +197,27 @@ def test_a_trial_day_in_the_browser(
         assert arm in ("inkt-tace", "tace")
         coord.step(sid, "treated", day[4])
         coord.shot("05-randomized-and-treated")
+        # The day's CRS/ICANS observations; a second form for the same day is refused and names
+        # the record that holds it.
+        crs = {
+            "FADTC": day[5],
+            "TEMP": "38.7",
+            "TEMPU": "C",
+            "HYPOTN": "Y",
+            "VASOPN": "0",
+            "O2DEV": "nasal-cannula",
+            "O2FLOW": "2",
+            "ICE": "8",
+            "LOC": "alert",
+        }
+        coord.form(sid, "CRSICANS", crs)
+        coord.page.goto(f"{base}/subjects/{sid}/forms/CRSICANS")
+        coord.page.fill("#FADTC", day[5])
+        coord.page.fill("#TEMP", "39.2")
+        coord.page.get_by_role("button", name="Save").click()
+        refused = coord.page.locator("#FADTC-error").inner_text()
+        assert "already holds the CRS/ICANS observations of " + day[5] in refused
+        coord.shot("05b-crs-icans-same-day-refused")
         # A visit with lesions and labs.
         for lesion, role in (("T01", "TARGET"), ("T02", "TARGET"), ("NT01", "NON-TARGET")):
             coord.form(
@@ -257,6 +287,11 @@ def test_a_trial_day_in_the_browser(
         inv.page.locator(f"#pw-{alt} ~ button").click()
         assert "Signed by Investigator" in inv.page.content()
         inv.shot("09-signed")
+        # A missing subject is a page in the site's layout, not a JSON answer.
+        coord.page.goto(f"{base}/subjects/999999")
+        assert coord.page.get_by_role("heading", name="Not found").count() == 1
+        assert "subject not found" in coord.page.get_by_role("alert").inner_text()
+        coord.shot("10-not-found")
         # Keyboard: the login form works with Tab and Enter alone.
         anon = browser.new_context().new_page()
         anon.goto(f"{base}/login")
