@@ -244,6 +244,17 @@ def test_sponsor_sees_every_site(env: Env, seeded: dict[str, int]) -> None:
     ]
 
 
+def test_api_dashboard_counts_enrolment_as_the_page_does(env: Env, seeded: dict[str, int]) -> None:
+    """B01 consented and left before enrolment (off study): a screen failure, not enrolled,
+    in the JSON dashboard too (it counted every state past eligibility before)."""
+    for user, enrolled in (("statistician", 2), ("coordinator", 2), ("coordinator_b", 0)):
+        client, _ = env.login(user)
+        r = client.get(f"/api/studies/{env.ids['study']}/dashboard")
+        assert r.status_code == 200, r.text
+        assert r.json()["enrolled"] == enrolled, user
+        assert _row(_page(env, user), f"consort-{env.ids['study']}", "Enrolled")[0] == str(enrolled)
+
+
 def test_site_b_sees_only_site_b(env: Env, seeded: dict[str, int]) -> None:
     html = _page(env, "coordinator_b")
     study = env.ids["study"]

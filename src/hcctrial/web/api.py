@@ -408,11 +408,14 @@ def dashboard_counts(session: Session, principal: Principal, study_id: int) -> d
     )
     if sites is not None:
         queries = queries.where(Subject.site_id.in_(sites))
-    enrolled = sum(
-        n
-        for s, n in by_state.items()
-        if s not in ("screened", "consented", "eligible", "ineligible")
+    # enrolled = has an enrolment date, the rule of the dashboard page (web/dashboard.py): a
+    # subject who left or died before enrolment is a screen failure, whatever the state
+    enrolled_q = select(func.count()).where(
+        Subject.study_id == study_id, Subject.enrolled_dtc.is_not(None)
     )
+    if sites is not None:
+        enrolled_q = enrolled_q.where(Subject.site_id.in_(sites))
+    enrolled = session.scalar(enrolled_q) or 0
     return {
         "study": study.protocol_id,
         "title": study.title,
