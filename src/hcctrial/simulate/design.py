@@ -23,6 +23,7 @@ from hcctrial.clinical import bsa_mosteller
 from hcctrial.errors import InputError
 from hcctrial.protocol import Arm, Dose, Protocol
 from hcctrial.simulate.disease import ArmTreatment
+from hcctrial.simulate.parameters import CELL_KINETICS
 
 __all__ = [
     "REFERENCE_CELL_DOSE",
@@ -36,8 +37,8 @@ __all__ = [
 ]
 
 #: Reference dose of the kinetic model: median 1.0e8 CAR+ cells for patients > 50 kg in Stein
-#: 2019 (ELIANA/ENSIGN, as quoted in nlmixr2lib).
-REFERENCE_CELL_DOSE = 1.0e8
+#: 2019 (ELIANA/ENSIGN, as quoted in nlmixr2lib); the value lives in ``CELL_KINETICS``.
+REFERENCE_CELL_DOSE = CELL_KINETICS.reference_dose_cells
 
 _TACE = re.compile(r"\b(TACE|TAE|chemoemboli[sz]ation|emboli[sz]ation)\b", re.IGNORECASE)
 _TARGETED = re.compile(

@@ -127,6 +127,12 @@ class Tumour:
     # tests/simulate/test_disease.py checks these three calibration targets.
     d_tace: float = 0.0085
     d_cells: float = 0.0055
+    # P: the cell product's regression constant d_cells is that of Shi 2020, whose patients got a
+    # median of 19.9 x 10^8 CAR-T cells (Shi D et al., Clin Cancer Res 2020;26:3979); a product
+    # given at another dose gets d_cells x (dose / 19.9e8)^0.5 (A: the SIM-DOSE exponent). Without
+    # this reference the iNKT dose of NCT04011033 (5e8-1e9 cells/m2, ~1.3e9 cells) counted as 13x
+    # the 1e8 kinetic reference and gave an experimental-arm ORR of 83% (issue 5).
+    d_cells_reference_dose: float = 19.9e8
     d_systemic: float = 0.0016
     d_sigma: float = 0.8
     # A: baseline sum of diameters: log-normal, median 57 mm (TS0 in PMC10363035, NSCLC, S only),
@@ -200,6 +206,8 @@ class CellKinetics:
     beta: float = 0.0032  # P: /day, omega^2 0.86
     beta_omega2: float = 0.86
     residual_sd_log: float = 0.56  # P: additive on log scale
+    # P: median dose 1.0e8 CAR+ cells for patients > 50 kg (Stein 2019 cohort, nlmixr2lib)
+    reference_dose_cells: float = 1.0e8
     # A: copies/ug gDNA -> CAR+ cells/uL: 1 cell ~ 6.6 pg DNA (diploid genome), so 1 ug gDNA is
     # ~150,000 cells; with ~1 transgene copy per CAR+ cell and ~1.5 x 10^3 leukocytes/uL, a
     # copy/ug corresponds to ~0.01 cells/uL.
@@ -233,6 +241,9 @@ class Toxicity:
     lymphopenia_g3: float = 0.520
     crs_onset_median_days: float = 3.0  # A: onset ~day 2-5 after infusion
     dropout_per_year: float = 0.10  # A: withdrawal of consent / lost to follow-up, 10%/year
+    # A: post-embolisation syndrome (abdominal pain) after half of TACE/TAE procedures, grade 2 in
+    # 30%; always attributed to the procedure (RELATED).
+    pes_after_tace: float = 0.5
     missed_visit: float = 0.05  # A: 5% of scheduled assessments missed
     visit_jitter_sd_days: float = 2.0  # A: actual - planned date, normal, clipped to the window
 
