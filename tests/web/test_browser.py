@@ -106,6 +106,9 @@ class Person:
             else:
                 self.page.fill(f"#{name}", value)
         self.page.get_by_role("button", name="Save").click()
+        # the click starts a navigation: wait for the answer page before reading it (under load
+        # content() could read the blank page between the two)
+        self.page.wait_for_load_state()
         assert "Saved." in self.page.content(), self.page.locator(".field-error").all_inner_texts()
 
 
