@@ -196,8 +196,8 @@ def test_dcr_at_months_uses_the_scheduled_scans(log_run: Path) -> None:
         r3 = _stat(log_run, arm, "RESPONSE", "DCR_3M")
         r6 = _stat(log_run, arm, "RESPONSE", "DCR_6M")
         assert (r3["X"], r6["X"]) == (x3, x6)
-        assert "on/after day 105 (scheduled assessment day 112" in r3["METHOD"]
-        assert "on/after day 161 (scheduled assessment day 168" in r6["METHOD"]
+        assert "on/after day 105 of the visit plan (scheduled assessment day 112" in r3["METHOD"]
+        assert "on/after day 161 of the visit plan (scheduled assessment day 168" in r6["METHOD"]
 
 
 def test_text_and_csv_output(

@@ -76,3 +76,64 @@ def test_dcr_3m_counts_the_week_12_scan(
     row = by_arm.filter(pl.col("STATISTIC") == "DCR_3M").row(0, named=True)
     assert (row["X"], row["N"]) == (expected, 5)
     assert f"on/after day {first_day} " in row["METHOD"]
+
+
+def test_randomized_study_counts_landmark_scans_from_the_first_tace() -> None:
+    """A randomized study whose visit plan's day 0 is the first TACE (10 days after
+    randomization here). The week-12 window opens on TACE day 77 = randomization day 87; a scan
+    on TACE day 70 (randomization day 80) is before it, although day 80 >= 77 from the
+    origin."""
+    rand = ORIGIN
+    tace = rand + timedelta(days=10)
+    adsl = pl.DataFrame(
+        {
+            "USUBJID": ["R1", "R2", "R3"],
+            "ARM": ["A"] * 3,
+            "RANDDT": [rand] * 3,
+            "ANCHORDT": [tace, tace, None],  # R3 randomized, never treated: counts from origin
+        }
+    )
+    adrs = pl.DataFrame(
+        [
+            ("R1", "OVR", "SD", tace + timedelta(days=70)),
+            ("R2", "OVR", "SD", tace + timedelta(days=80)),
+            ("R3", "OVR", "SD", rand + timedelta(days=80)),
+        ]
+        + [(s, "BOR", "SD", None) for s in ("R1", "R2", "R3")],
+        schema={"USUBJID": pl.Utf8, "PARAMCD": pl.Utf8, "AVALC": pl.Utf8, "ADT": pl.Date},
+        orient="row",
+    )
+    e_opts = EndpointOptions(origin="RANDDT", assessment_interval_days=84, assessment_window_days=7)
+    options = AnalysisOptions(dcr_months=(3.0,), assessment_schedule=PLAN)
+    row = response_rates(adrs, adsl, e_opts, options)[0].row(-1, named=True)
+    assert row["STATISTIC"] == "DCR_3M"
+    assert row["X"] == 2  # R2 and R3; R1's scan is 7 days before the window
+    assert "on/after day 77 of the visit plan" in row["METHOD"]
+    # without the anchor column the origin is day 0 and R1 would count
+    row = response_rates(adrs, adsl.drop("ANCHORDT"), e_opts, options)[0].row(-1, named=True)
+    assert row["X"] == 3 and "from the origin" in row["METHOD"]
+
+
+def test_anchor_date_of_nct04011033_is_the_first_tace() -> None:
+    """``with_origin_date`` dates the origin (NCT04011033: enrolment, from DS) and the visit
+    plan's day 0 (first TACE, from EX) separately; a subject with no TACE keeps the origin."""
+    from hcctrial.endpoints.protocol_options import efficacy_settings, with_origin_date
+    from hcctrial.protocol import load_protocol
+
+    settings = efficacy_settings(load_protocol("NCT04011033"))
+    assert (settings.origin, settings.schedule_anchor) == ("enrolment", "first-tace")
+    study = {
+        "DM": pl.DataFrame({"USUBJID": ["S1", "S2"]}),
+        "DS": pl.DataFrame(
+            {
+                "USUBJID": ["S1", "S2"],
+                "DSDECOD": ["ENROLLED"] * 2,
+                "DSSTDTC": ["2024-01-01", "2024-01-03"],
+            }
+        ),
+        "EX": pl.DataFrame({"USUBJID": ["S1"], "EXTRT": ["TACE"], "EXSTDTC": ["2024-01-11"]}),
+    }
+    adsl = pl.DataFrame({"USUBJID": ["S1", "S2"]})
+    got = with_origin_date(adsl, settings.origin, study, settings.schedule_anchor).sort("USUBJID")
+    assert got["ORIGINDT"].to_list() == [date(2024, 1, 1), date(2024, 1, 3)]
+    assert got["ANCHORDT"].to_list() == [date(2024, 1, 11), date(2024, 1, 3)]

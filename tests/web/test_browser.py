@@ -11,6 +11,7 @@ Every request the pages make stays on 127.0.0.1 (anything else is blocked and fa
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -18,6 +19,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 import pytest
+from playwright.sync_api import expect
 
 from .conftest import (
     FINDINGS,
@@ -42,6 +44,7 @@ ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
+WAIT_MS = 30_000  # the page answers within this, even on a loaded CI machine
 ARTIFACTS = Path(__file__).parents[2] / "test-artifacts" / "web"
 
 
@@ -79,7 +82,7 @@ class Person:
         self.page.goto(f"{base}/")
         self.page.get_by_label("User name").fill(user)
         self.page.get_by_label("Password").fill(PASSWORD)
-        self.page.get_by_role("button", name="Log in").click()
+        self.submit(self.page.get_by_role("button", name="Log in"))
         assert self.page.url == f"{base}/"
 
     def shot(self, name: str) -> None:
@@ -89,14 +92,24 @@ class Person:
     def subject(self, sid: int) -> None:
         self.page.goto(f"{self.base}/subjects/{sid}")
 
+    def submit(self, button: Any) -> None:
+        """Click a form's button (or a link) and wait until the next page has loaded: under
+        load, reading the page straight after the click could read the blank page between."""
+        with self.page.expect_navigation(wait_until="load", timeout=WAIT_MS):
+            button.click()
+
+    def sees(self, text: str) -> None:
+        """The page shows ``text`` (Playwright retries until it does or WAIT_MS passes)."""
+        expect(self.page.locator("body")).to_contain_text(text, timeout=WAIT_MS)
+
     def step(self, sid: int, to: str, day: str, **extra: str) -> None:
         self.subject(sid)
         self.page.select_option("#to", to)
         self.page.fill("#date", day)
         for field, value in extra.items():
             self.page.fill(f"#{field}", value)
-        self.page.get_by_role("button", name="Record the step").click()
-        assert "Done:" in self.page.content(), self.page.locator(".error").all_inner_texts()
+        self.submit(self.page.get_by_role("button", name="Record the step"))
+        self.sees("Done:")
 
     def form(self, sid: int, domain: str, values: dict[str, str]) -> None:
         self.page.goto(f"{self.base}/subjects/{sid}/forms/{domain}")
@@ -105,11 +118,8 @@ class Person:
                 self.page.select_option(f"#{name}", value)
             else:
                 self.page.fill(f"#{name}", value)
-        self.page.get_by_role("button", name="Save").click()
-        # the click starts a navigation: wait for the answer page before reading it (under load
-        # content() could read the blank page between the two)
-        self.page.wait_for_load_state()
-        assert "Saved." in self.page.content(), self.page.locator(".field-error").all_inner_texts()
+        self.submit(self.page.get_by_role("button", name="Save"))
+        self.sees("Saved.")
 
 
 def test_a_trial_day_in_the_browser(
@@ -124,13 +134,15 @@ def test_a_trial_day_in_the_browser(
         coord = Person(browser, base, "coordinator", outside)
         coord.shot("01-studies")
         # Screen a patient.
-        coord.page.get_by_role("link", name="Screen a patient").click()
+        # wait for this page too: else the Register click's wait could catch its load event
+        coord.submit(coord.page.get_by_role("link", name="Screen a patient"))
         coord.page.fill("#subjid", "P100")
         coord.page.select_option("#sex", "M")
         coord.page.fill("#birth_dtc", "1962-03-14")
         coord.page.fill("#screened_dtc", day[0])
         coord.shot("02-screen-a-patient")
-        coord.page.get_by_role("button", name="Register").click()
+        coord.submit(coord.page.get_by_role("button", name="Register"))
+        coord.page.wait_for_url(re.compile(r".*/subjects/\d+$"), timeout=WAIT_MS)
         sid = int(coord.page.url.rsplit("/", 1)[1])
         coord.step(sid, "consented", day[0])
         # A wrong lab first: the form answers with a message beside the field.
@@ -139,7 +151,7 @@ def test_a_trial_day_in_the_browser(
         coord.page.fill("#LBORRES", "-4")
         coord.page.fill("#LBORRESU", "mg")
         coord.page.fill("#LBDTC", day[0])
-        coord.page.get_by_role("button", name="Save").click()
+        coord.submit(coord.page.get_by_role("button", name="Save"))
         errors = coord.page.locator(".field-error").all_inner_texts()
         assert any("negative" in e for e in errors) and any("does not fit" in e for e in errors)
         # Each message is tied to its input (aria-describedby), so a screen reader reads it.
@@ -188,7 +200,7 @@ def test_a_trial_day_in_the_browser(
                 values["LBORNRHI"] = str(hi)
             coord.form(sid, "LB", values)
         coord.subject(sid)
-        assert "decision-eligible" in coord.page.content()
+        expect(coord.page.locator(".decision-eligible").first).to_be_visible(timeout=WAIT_MS)
         # The investigator signs eligibility off.
         inv = Person(browser, base, "investigator", outside)
         inv.step(sid, "eligible", day[1])
@@ -217,7 +229,7 @@ def test_a_trial_day_in_the_browser(
         coord.page.goto(f"{base}/subjects/{sid}/forms/CRSICANS")
         coord.page.fill("#FADTC", day[5])
         coord.page.fill("#TEMP", "39.2")
-        coord.page.get_by_role("button", name="Save").click()
+        coord.submit(coord.page.get_by_role("button", name="Save"))
         refused = coord.page.locator("#FADTC-error").inner_text()
         assert "already holds the CRS/ICANS observations of " + day[5] in refused
         coord.shot("05b-crs-icans-same-day-refused")
@@ -272,23 +284,23 @@ def test_a_trial_day_in_the_browser(
         mon.page.fill("#query-text", "ALT 52 U/L: is this the value of the source document?")
         mon.page.fill("#query-record", alt)
         mon.page.fill("#query-field", "LBORRES")
-        mon.page.get_by_role("button", name="Raise the query").click()
-        assert "Done: query" in mon.page.content()
+        mon.submit(mon.page.get_by_role("button", name="Raise the query"))
+        mon.sees("Done: query")
         coord.subject(sid)
         box = coord.page.locator("input[id$='-answer']").first
         box.fill("Checked against the lab report: 52 U/L.")
-        coord.page.get_by_role("button", name="Answer").first.click()
-        assert "answered" in coord.page.content()
+        coord.submit(coord.page.get_by_role("button", name="Answer").first)
+        coord.sees("answered")
         coord.shot("08-query-answered")
         # The investigator locks and signs the ALT record with the password re-entered.
         inv.subject(sid)
         inv.page.fill(f"#pw-{alt}", "not the password")
-        inv.page.locator(f"#pw-{alt} ~ button").click()
-        assert "wrong password" in inv.page.content()
+        inv.submit(inv.page.locator(f"#pw-{alt} ~ button"))
+        inv.sees("wrong password")
         inv.page.fill(f"#pw-{alt}", PASSWORD)
         inv.page.select_option(f"#meaning-{alt}", "approval")
-        inv.page.locator(f"#pw-{alt} ~ button").click()
-        assert "Signed by Investigator" in inv.page.content()
+        inv.submit(inv.page.locator(f"#pw-{alt} ~ button"))
+        inv.sees("Signed by Investigator")
         inv.shot("09-signed")
         # A missing subject is a page in the site's layout, not a JSON answer.
         coord.page.goto(f"{base}/subjects/999999")

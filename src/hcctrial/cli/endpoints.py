@@ -107,7 +107,7 @@ def run_endpoints(
     study = read_study(data, on_error="collect")
     adsl = derive_adsl(study)
     adsl = adsl.filter(pl.col("ITTFL") == "Y")
-    adsl = with_origin_date(adsl, settings.origin, study)
+    adsl = with_origin_date(adsl, settings.origin, study, settings.schedule_anchor)
     wanted = list(strata) if strata else list(a_opts.strata)
     adsl = _with_strata_columns(adsl, study, wanted)
     strata_not_found: list[str] = []

@@ -23,7 +23,10 @@ imaging interval and window  the ``repeat`` of the first repeating ``tumour-asse
 landmark months              ``timepoints_months`` of the OS / PFS / rate endpoints, else OS 6, 12,
                              24 and PFS 3, 6, 12, 24 months (the seed trials' questions)
 DCR months                   ``timepoints_months`` of the DCR endpoint, else 3, 6, 12, 24
-DCR landmark visits          the scheduled tumour assessments (day, window) of the first arm
+DCR landmark visits          the scheduled tumour assessments (day, window) of the first arm,
+                             counted from each subject's day 0 of the visit plan
+                             (``schedule.anchor``: first TACE for NCT04011033), not from the
+                             origin of time when the two differ
 control arm                  the first arm whose type is not ``experimental``
 log-rank strata              ``design.randomization.strata`` (ADSL/DM column names); the
                              CLI's ``--strata`` replaces them
@@ -62,7 +65,9 @@ class EfficacySettings:
     """Everything the efficacy analysis takes from one protocol.
 
     ``origin`` is the protocol's name of day 1 (``first-infusion``, ``randomization``,
-    ``first-tace``, ``enrolment``); ``criteria`` ``recist1.1`` or ``mrecist``.
+    ``first-tace``, ``enrolment``); ``criteria`` ``recist1.1`` or ``mrecist``;
+    ``schedule_anchor`` the event of day 0 of the visit plan (``schedule.anchor.event``), from
+    which the scheduled tumour assessments of the DCR landmarks are counted.
     """
 
     protocol_id: str
@@ -74,6 +79,7 @@ class EfficacySettings:
     analysis_options: AnalysisOptions
     control_arm: str | None
     arm_labels: tuple[str, ...]
+    schedule_anchor: str = "first-infusion"
 
 
 def _first(endpoints: list[Endpoint], kinds: tuple[str, ...]) -> Endpoint | None:
@@ -224,6 +230,7 @@ def efficacy_settings(protocol: Protocol) -> EfficacySettings:
         analysis_options=a_opts,
         control_arm=control,
         arm_labels=tuple(a.label for a in protocol.arms),
+        schedule_anchor=protocol.schedule.anchor.event,
     )
 
 
@@ -231,22 +238,41 @@ def efficacy_settings(protocol: Protocol) -> EfficacySettings:
 ADSL_ORIGIN = {"first-infusion": "TRTSDT", "randomization": "RANDDT"}
 
 
-def with_origin_date(adsl: pl.DataFrame, origin: str, study: Any) -> pl.DataFrame:
-    """ADSL with ``ORIGINDT``, the protocol's day 1 of every subject: ADSL ``TRTSDT`` (first
-    infusion) or ``RANDDT`` (randomization) where ADSL has it, else dated from SDTM DM/EX/DS by
-    :func:`hcctrial.response.reference.derive_reference_start` (first TACE, enrolment). The
-    ``hcctrial endpoints`` command and the report both date the origin here."""
+def _event_date(adsl: pl.DataFrame, event: str, study: Any, name: str) -> pl.DataFrame:
+    """ADSL with column ``name`` dating ``event`` for every subject: ADSL ``TRTSDT`` (first
+    infusion) or ``RANDDT`` (randomization) where ADSL has it, else from SDTM DM/EX/DS by
+    :func:`hcctrial.response.reference.derive_reference_start` (first TACE, enrolment)."""
     from hcctrial.response.reference import derive_reference_start
 
-    column = ADSL_ORIGIN.get(origin)
+    column = ADSL_ORIGIN.get(event)
     if column is not None and column in adsl.columns:
-        return adsl.with_columns(pl.col(column).alias("ORIGINDT"))
-    if origin not in ("first-tace", "enrolment"):
+        return adsl.with_columns(pl.col(column).alias(name))
+    if event not in ("first-tace", "enrolment"):
         raise InputError(
-            f"origin {origin!r} cannot be dated from SDTM data",
-            value=origin,
+            f"{event!r} cannot be dated from SDTM data",
+            value=event,
             expected="first-infusion, randomization, first-tace or enrolment",
         )
-    ref = derive_reference_start(origin, study.get("DM"), study.get("EX"), study.get("DS"))
+    ref = derive_reference_start(event, study.get("DM"), study.get("EX"), study.get("DS"))
     assert ref is not None  # only baseline-scan gives None
-    return adsl.join(ref.rename({"REFDT": "ORIGINDT"}), on="USUBJID", how="left")
+    return adsl.join(ref.rename({"REFDT": name}), on="USUBJID", how="left")
+
+
+def with_origin_date(
+    adsl: pl.DataFrame, origin: str, study: Any, anchor: str | None = None
+) -> pl.DataFrame:
+    """ADSL with ``ORIGINDT``, the protocol's day 1 of every subject (see :func:`_event_date`),
+    and, with ``anchor`` (the visit plan's day 0 event, :attr:`EfficacySettings.schedule_anchor`),
+    ``ANCHORDT``: the date the scheduled tumour assessments count from, for the DCR landmarks.
+    ``ANCHORDT`` is the origin where the anchor is the origin, where the data cannot date it
+    (no EX for a first TACE, a PBMC-collection anchor) and for a subject without that date (a
+    subject randomized but never treated). The ``hcctrial endpoints`` command and the report
+    both date the origin here."""
+    adsl = _event_date(adsl, origin, study, "ORIGINDT")
+    if anchor is None or anchor == origin:
+        return adsl.with_columns(pl.col("ORIGINDT").alias("ANCHORDT")) if anchor else adsl
+    try:
+        adsl = _event_date(adsl, anchor, study, "ANCHORDT")
+    except InputError:
+        return adsl.with_columns(pl.col("ORIGINDT").alias("ANCHORDT"))
+    return adsl.with_columns(pl.coalesce("ANCHORDT", "ORIGINDT").alias("ANCHORDT"))

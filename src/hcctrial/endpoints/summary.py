@@ -391,15 +391,23 @@ def response_rates(
 
     The denominator is every ADSL subject of the arm; a subject with no best-response row is a
     non-responder (NE) and counted in the note. Disease control at month m: an adequate non-PD
-    timepoint response on or after :func:`landmark_assessment_day` and before any PD.
-    Returns ``(by_arm, comparison)``.
+    timepoint response on or after :func:`landmark_assessment_day` and before any PD, in days
+    from ADSL ``ANCHORDT`` (day 0 of the visit plan, where the scheduled scans count from;
+    :func:`~hcctrial.endpoints.protocol_options.with_origin_date`) when ADSL has it, else from
+    the origin. Returns ``(by_arm, comparison)``.
     """
     adrs = to_polars(adrs, "ADRS")
     adsl = to_polars(adsl, "ADSL")
     param = endpoint_options.response_param
+    # the landmark visits count from the visit plan's day 0 (ANCHORDT, e.g. the first TACE when
+    # the origin is randomization) where ADSL dates it, else from the origin
+    day0 = "ANCHORDT" if "ANCHORDT" in adsl.columns else endpoint_options.origin
     subj = adsl.select(
-        "USUBJID", pl.col("ARM").cast(pl.Utf8), pl.col(endpoint_options.origin).alias("ORIGINDT")
+        "USUBJID",
+        pl.col("ARM").cast(pl.Utf8),
+        pl.coalesce(day0, endpoint_options.origin).alias("DAY0DT"),
     ).unique("USUBJID")
+    counted = "of the visit plan" if day0 == "ANCHORDT" else "from the origin"
     best = adrs.filter(pl.col("PARAMCD") == param).select("USUBJID", pl.col("AVALC").alias("BEST"))
     s = subj.join(best.unique("USUBJID"), on="USUBJID", how="left")
     ovr = adrs.filter(pl.col("PARAMCD") == "OVR").join(subj, on="USUBJID")
@@ -411,7 +419,7 @@ def response_rates(
         .agg(pl.col("ADT").min().alias("PDDT"))
     )
     ovr = ovr.join(first_pd, on="USUBJID", how="left").with_columns(
-        (pl.col("ADT") - pl.col("ORIGINDT")).dt.total_days().alias("DAY")
+        (pl.col("ADT") - pl.col("DAY0DT")).dt.total_days().alias("DAY")
     )
     controlled = ovr.filter(
         pl.col("AVALC").is_in([a for a in ADEQUATE if a != "PD"])
@@ -441,7 +449,8 @@ def response_rates(
                 (
                     f"DCR_{month:g}M",
                     int(x["USUBJID"].n_unique()),
-                    f"non-PD adequate response on/after day {cut} ({rule}), before any PD",
+                    f"non-PD adequate response on/after day {cut} {counted} ({rule}), "
+                    "before any PD",
                 )
             )
         for stat, x_count, what in defs:

@@ -84,7 +84,9 @@ def efficacy_results(protocol: Protocol, data: StudyData, adsl: pl.DataFrame) ->
             )
     criteria = response_criteria(protocol)
     settings = efficacy_settings(protocol)
-    itt = with_origin_date(adsl.filter(pl.col("ITTFL") == "Y"), settings.origin, data)
+    itt = with_origin_date(
+        adsl.filter(pl.col("ITTFL") == "Y"), settings.origin, data, settings.schedule_anchor
+    )
     cut = settings.endpoint_options.cutoff_date(itt.get_column("ORIGINDT"))
     timepoints = derive_timepoint_response(data["TU"], data["TR"], settings.criteria)
     reference = itt.select("USUBJID", pl.col("ORIGINDT").alias("REFDT")).drop_nulls("REFDT")
