@@ -11,6 +11,7 @@ counts as after two or more missed assessments (FDA 2018 guidance, Table 1).
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 
 import polars as pl
 import pytest
@@ -23,6 +24,7 @@ from hcctrial.protocol.outcomes import Censoring
 
 D = date.fromisoformat
 PROTOCOL = "tests/endpoints/data/two_arm_protocol.yaml"
+PROTOCOLS = Path(__file__).parents[2] / "src" / "hcctrial" / "protocol" / "builtin"
 
 
 def _adsl() -> pl.DataFrame:
@@ -205,3 +207,19 @@ def test_cutoff_after_every_date_changes_nothing() -> None:
     assert base.select(cols).equals(late.select(cols))
     early = derive_adtte(_adsl(), _adrs(), EndpointOptions(data_cutoff=D("2024-08-18")))
     assert not base.select(cols).equals(early.select(cols))
+
+
+def test_no_censoring_date_is_refused_when_the_protocol_loads(tmp_path: Path) -> None:
+    """Both censoring dates turned off leaves a censored subject without a date: the protocol
+    file is refused, naming the endpoint's censoring and both keys."""
+    text = (PROTOCOLS / "NCT04011033.yaml").read_text()
+    bad = text.replace("      at_last_known_alive: true", "      at_last_known_alive: false", 1)
+    assert bad != text
+    path = tmp_path / "no-date.yaml"
+    path.write_text(bad)
+    with pytest.raises(InputError) as err:
+        load_protocol(path)
+    message = str(err.value)
+    assert "censoring" in message and "at_last_adequate_assessment" in message
+    assert "at_last_known_alive" in message
+    Censoring(at_last_adequate_assessment=False, at_last_known_alive=True)  # the seed's OS

@@ -62,6 +62,11 @@ class Censoring(Model):
     the last adequate assessment before it; new anticancer therapy before the event censors at
     the last adequate assessment before it; no baseline or no post-baseline assessment censors
     at the origin (day 1) unless death occurs within the second scheduled visit interval.
+
+    The date of censoring without an event is one of two: the last adequate tumour assessment
+    (``at_last_adequate_assessment``, the guidance's) or the last date known alive
+    (``at_last_known_alive: true``, which takes precedence, as the seed records' OS). Turning
+    both off leaves no date and is refused.
     """
 
     at_last_adequate_assessment: bool = True
@@ -71,6 +76,15 @@ class Censoring(Model):
     no_post_baseline_at_origin: bool = True
     at_last_known_alive: bool = False
     data_cutoff_months: float | None = None
+
+    @model_validator(mode="after")
+    def _has_a_censoring_date(self) -> Censoring:
+        if not self.at_last_adequate_assessment and not self.at_last_known_alive:
+            raise ValueError(
+                "at_last_adequate_assessment and at_last_known_alive are both false: a subject "
+                "without an event needs a censoring date; set one of them to true"
+            )
+        return self
 
 
 class ResponseCriteria(Model):
