@@ -410,6 +410,32 @@ def screen_eligible(env: Env, subject_id: int, day: str, user: str = "coordinato
         assert r.status_code == 201, (lab, r.text)
 
 
+def new_subject(
+    env: Env,
+    subjid: str,
+    site: str = "A",
+    *,
+    user: str | None = None,
+    screened_dtc: str = "2026-01-05",
+) -> int:
+    """Register a screened male subject born 1962-03-14 at ``site`` through the API (by the
+    site's coordinator unless ``user`` is given); returns its id."""
+    user = user or ("coordinator" if site == "A" else "coordinator_b")
+    r = env.client.post(
+        "/api/subjects",
+        headers=env.headers(user),
+        json={
+            "site_id": env.ids[f"site_{site}"],
+            "subjid": subjid,
+            "sex": "M",
+            "birth_dtc": "1962-03-14",
+            "screened_dtc": screened_dtc,
+        },
+    )
+    assert r.status_code == 201, r.text
+    return int(r.json()["id"])
+
+
 def move(env: Env, subject_id: int, to: str, day: str, user: str = "coordinator", **extra: Any):
     """POST a transition; returns the response."""
     body: dict[str, Any] = {"to": to, "date": day, **extra}

@@ -41,24 +41,15 @@ import pytest
 from hcctrial.web.dashboard import LIST_LIMIT, study_dashboard
 from hcctrial.web.db import Study
 
-from .conftest import LABS, Env, findings_payload, lab_payload, move, randomize_new
-
-
-def _new(env: Env, subjid: str, site: str = "A") -> int:
-    user = "coordinator" if site == "A" else "coordinator_b"
-    r = env.client.post(
-        "/api/subjects",
-        headers=env.headers(user),
-        json={
-            "site_id": env.ids[f"site_{site}"],
-            "subjid": subjid,
-            "sex": "M",
-            "birth_dtc": "1962-03-14",
-            "screened_dtc": "2026-01-05",
-        },
-    )
-    assert r.status_code == 201, r.text
-    return int(r.json()["id"])
+from .conftest import (
+    LABS,
+    Env,
+    findings_payload,
+    lab_payload,
+    move,
+    new_subject,
+    randomize_new,
+)
 
 
 def _post(env: Env, sid: int, domain: str, body: dict[str, Any], user: str = "coordinator"):
@@ -78,7 +69,7 @@ def _query(env: Env, sid: int, text: str, user: str = "monitor") -> None:
 @pytest.fixture
 def seeded(env: Env) -> dict[str, int]:
     ids = {"A01": env.ids["subject_A"], "B01": env.ids["subject_B"]}
-    ids["A02"] = _new(env, "A02")
+    ids["A02"] = new_subject(env, "A02")
     assert move(env, ids["A02"], "consented", "2026-01-06").status_code == 200
     short = findings_payload("2026-01-06")
     short["FINDINGS"] = {**short["FINDINGS"], "life_expectancy_weeks": 8}
@@ -88,7 +79,7 @@ def seeded(env: Env) -> dict[str, int]:
     r = move(env, ids["A02"], "ineligible", "2026-01-07", "investigator")
     assert r.status_code == 200, r.text
 
-    ids["A03"] = _new(env, "A03")
+    ids["A03"] = new_subject(env, "A03")
     randomize_new(env, ids["A03"], date(2026, 1, 6))
     assert move(env, ids["A03"], "treated", "2026-02-07").status_code == 200
     r = move(env, ids["A03"], "off_treatment", "2026-03-20", detail={"dsdecod": "ADVERSE EVENT"})
@@ -101,7 +92,7 @@ def seeded(env: Env) -> dict[str, int]:
         _post(env, ids["A03"], "AE", ae)
     _query(env, ids["A03"], "Please confirm the anaemia onset date.")
 
-    ids["A04"] = _new(env, "A04")
+    ids["A04"] = new_subject(env, "A04")
     randomize_new(env, ids["A04"], date(2026, 1, 10))
     assert move(env, ids["A04"], "treated", "2026-02-17").status_code == 200
     _query(env, ids["A04"], "Weight missing at baseline.")

@@ -53,6 +53,35 @@ def test_a_forbidden_form_is_a_403_page(env: Env) -> None:
     assert "subject.write" in text
 
 
+@pytest.mark.parametrize(
+    "path,field",
+    [
+        ("/subjects/1%00", "path"),  # a NUL byte (refused before routing)
+        ("/subjects/1?done=%00", "query"),
+        ("/subjects/%FF", "subject_id"),  # not UTF-8: not a number either
+        ("/subjects/99999999999999999999", "subject_id"),  # beyond any row id (and 64 bits)
+        ("/subjects/0/forms/LB", "subject_id"),
+        ("/records/99999999999999999999/sign", "record_id"),
+    ],
+)
+def test_undecodable_or_impossible_page_addresses_are_422_pages(
+    env: Env, path: str, field: str
+) -> None:
+    """Page routes answer a bad address with the HTML page, as the API answers it with JSON,
+    never a 500."""
+    method = "POST" if path.endswith("/sign") else "GET"
+    headers = {**BROWSER, **env.headers("coordinator")}
+    r = env.client.request(method, path, headers=headers, follow_redirects=False)
+    assert r.status_code == 422 and r.headers["content-type"].startswith("text/html"), r.text
+    _is_error_page(r.text, "Not saved: check the fields")
+    assert f"<strong>{field}</strong>" in r.text
+    api = env.client.request(method, "/api" + path, headers=env.headers("coordinator"))
+    assert api.status_code in (404, 405, 422)
+    if api.status_code == 422:
+        assert api.headers["content-type"] == "application/json"
+        assert all("loc" in d and "msg" in d for d in api.json()["detail"])
+
+
 def test_a_bad_address_is_a_422_page_naming_each_field(env: Env) -> None:
     status, kind, text = _page(env, "/subjects/abc")
     assert status == 422 and kind.startswith("text/html")

@@ -112,6 +112,30 @@ def test_lab_edit_checks(env: Env, change: dict[str, Any], expected: dict[str, s
         assert text in errors[field], errors
 
 
+def test_type_and_edit_check_problems_come_in_one_answer(env: Env) -> None:
+    """A lower limit that is not a number (a type error of the form) and a negative result (an
+    edit check) are both named, so one correction round mends the entry; so are a CTCAE grade
+    out of the list and an end before the start of an AE."""
+    errors = _errors(_post(env, "LB", {**LAB, "LBORNRLO": "abc", "LBORRES": -3}))
+    assert set(errors) == {"LBORNRLO", "LBORRES"}
+    assert "valid number" in errors["LBORNRLO"] and "negative" in errors["LBORRES"]
+    errors = _errors(_post(env, "AE", {**AE, "AETOXGR": "6", "AEENDTC": "2026-01-02"}))
+    assert set(errors) == {"AETOXGR", "AEENDTC"}
+    assert errors["AEENDTC"] == "before the start (2026-01-07)"
+
+
+def test_a_change_without_reason_names_the_data_problems_too(env: Env) -> None:
+    saved = _post(env, "LB", LAB).json()
+    r = env.client.put(
+        f"/api/records/{saved['id']}",
+        headers=env.headers("coordinator"),
+        json={"data": {**saved["data"], "LBORRES": -1}, "version": saved["version"]},
+    )
+    errors = _errors(r)
+    assert set(errors) == {"LBORRES", "reason"}
+    assert "reason" in errors["reason"] and "21 CFR 11.10(e)" in errors["reason"]
+
+
 def test_an_adverse_event_with_its_ctcae_grade(env: Env) -> None:
     r = _post(env, "AE", AE)
     assert r.status_code == 201, r.text

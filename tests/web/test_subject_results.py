@@ -31,6 +31,7 @@ from hcctrial.web.service import (
 )
 
 from .conftest import Env, lab_payload, move, randomize_new
+from .serve import treated_subject_records
 
 TODAY = date(2026, 11, 1)
 
@@ -43,46 +44,12 @@ def _post(env: Env, sid: int, domain: str, body: dict[str, Any]) -> int:
     return int(r.json()["id"])
 
 
-def _measure(env: Env, sid: int, visitnum: int, day: str, ldiam: float, viable: float) -> None:
-    for code, value in (("LDIAM", ldiam), ("VIABLDIAM", viable)):
-        body = {
-            "TRGRPID": "TARGET",
-            "TRLNKID": "T01",
-            "TRTESTCD": code,
-            "TRSTRESN": value,
-            "TRSTRESU": "mm",
-            "TRDTC": day,
-            "VISITNUM": visitnum,
-            "VISIT": "Baseline" if visitnum == 1 else "Response assessment",
-        }
-        _post(env, sid, "TR", body)
-
-
 def _treated_subject_with_data(env: Env) -> int:
     sid = env.ids["subject_A"]
     randomize_new(env, sid, date(2026, 1, 6))  # consent 01-06 ... randomized 01-09
     assert move(env, sid, "treated", "2026-02-07").status_code == 200
-    _post(
-        env,
-        sid,
-        "TU",
-        {
-            "TULNKID": "T01",
-            "TUSTRESC": "TARGET",
-            "TULOC": "LIVER",
-            "TUDTC": "2026-02-01",
-            "VISITNUM": 1,
-        },
-    )
-    _measure(env, sid, 1, "2026-02-01", 50, 40)
-    _measure(env, sid, 2, "2026-04-10", 45, 10)
-    _post(env, sid, "LB", lab_payload("PLT", 60, "10^9/L", 150, 400, "2026-03-01"))
-    _post(
-        env,
-        sid,
-        "AE",
-        {"AETERM": "Cytokine release syndrome", "AETOXGR": "2", "AESTDTC": "2026-02-08"},
-    )
+    for domain, body in treated_subject_records():
+        _post(env, sid, domain, body)
     return sid
 
 

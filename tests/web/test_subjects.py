@@ -11,27 +11,11 @@ from sqlalchemy import select
 from hcctrial.web.db import SubjectEvent
 from hcctrial.web.service import TRANSITIONS
 
-from .conftest import Env, findings_payload, move, randomize_new, screen_eligible
-
-
-def _new_subject(env: Env, subjid: str, site: str = "A", user: str = "coordinator") -> int:
-    r = env.client.post(
-        "/api/subjects",
-        headers=env.headers(user),
-        json={
-            "site_id": env.ids[f"site_{site}"],
-            "subjid": subjid,
-            "sex": "M",
-            "birth_dtc": "1962-03-14",
-            "screened_dtc": "2026-02-01",
-        },
-    )
-    assert r.status_code == 201, r.text
-    return int(r.json()["id"])
+from .conftest import Env, findings_payload, move, new_subject, randomize_new, screen_eligible
 
 
 def test_register_a_screened_subject(env: Env) -> None:
-    sid = _new_subject(env, "A02")
+    sid = new_subject(env, "A02", screened_dtc="2026-02-01")
     subject = env.client.get(f"/api/subjects/{sid}", headers=env.headers("coordinator")).json()
     assert subject["usubjid"] == "NCT04011033-A-A02"
     assert subject["state"] == "screened" and subject["arm_code"] is None
@@ -55,6 +39,37 @@ def test_register_a_screened_subject(env: Env) -> None:
     ]
 
 
+def test_every_registration_problem_comes_in_one_answer(env: Env) -> None:
+    """A sex outside SDTM CT, a screening date that does not exist, a birth date in the future
+    and a subject number already taken: four fields, one 422."""
+    r = env.client.post(
+        "/api/subjects",
+        headers=env.headers("coordinator"),
+        json={
+            "site_id": env.ids["site_A"],
+            "subjid": "A01",
+            "sex": "X",
+            "birth_dtc": "2999-01-01",
+            "screened_dtc": "2026-02-30",
+        },
+    )
+    assert r.status_code == 422, r.text
+    errors = {d["loc"][-1]: d["msg"] for d in r.json()["detail"]}
+    assert set(errors) == {"sex", "birth_dtc", "screened_dtc", "subjid"}
+    assert errors["screened_dtc"] == "not an ISO 8601 date (YYYY-MM-DD)"
+    assert errors["birth_dtc"].startswith("in the future")
+    assert errors["subjid"] == "subject NCT04011033-A-A01 already exists"
+    for body in ([], "A01", {"site_id": "x"}):
+        r = env.client.post("/api/subjects", headers=env.headers("coordinator"), json=body)
+        assert r.status_code == 422, (body, r.text)
+    r = env.client.post(
+        "/api/subjects",
+        headers={**env.headers("coordinator"), "content-type": "application/json"},
+        content=b"{not json",
+    )
+    assert r.status_code == 422 and r.json()["detail"][0]["type"] == "json_invalid"
+
+
 def test_subjects_are_registered_only_at_the_users_sites(env: Env) -> None:
     r = env.client.post(
         "/api/subjects",
@@ -70,7 +85,7 @@ def test_subjects_are_registered_only_at_the_users_sites(env: Env) -> None:
 
 
 def test_a_subject_through_every_state(env: Env) -> None:
-    sid = _new_subject(env, "A03")
+    sid = new_subject(env, "A03", screened_dtc="2026-02-01")
     randomized = randomize_new(env, sid, date(2026, 2, 2))
     assert randomized["state"] == "randomized" and randomized["arm_code"] in ("inkt-tace", "tace")
     steps = [

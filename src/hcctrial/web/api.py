@@ -6,14 +6,15 @@ Bad input answers 422 with one message per field (``detail: [{loc, msg, type}]``
 # FastAPI must see each form class itself, not its name.
 
 import io
+import json
 import tempfile
 import zipfile
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Request, Response
-from fastapi import Path as PathParam
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request, Response
 from fastapi import Query as QueryParam
+from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -35,7 +36,7 @@ from hcctrial.web.auth import (
     record_failed_attempt,
     verify_password,
 )
-from hcctrial.web.checks import FORMS, MAX_ID, StrictModel
+from hcctrial.web.checks import FORMS, MAX_ID, StrictModel, model_problems
 from hcctrial.web.db import (
     ApiToken,
     AuditEntry,
@@ -51,6 +52,7 @@ from hcctrial.web.db import (
 )
 from hcctrial.web.deps import (
     COOKIE,
+    RowId,
     TransactionRoute,
     current_principal,
     db_session,
@@ -71,8 +73,55 @@ def principal_dep(request: Request, session: Session = Depends(db_session)) -> P
     return current_principal(request, session)
 
 
-#: A row id in a path (a 32-bit positive integer: larger numbers are no row of any table).
-RowId = Annotated[int, PathParam(ge=1, le=MAX_ID)]
+async def json_body(request: Request) -> Any:
+    """The request's JSON body as sent, for the routes that type-check it together with their
+    edit checks (:func:`hcctrial.web.checks.model_problems`), so that every field's problem
+    comes in one 422; a body that is not JSON is a 422 as FastAPI's own."""
+    raw = await request.body()
+    if not raw.strip():
+        raise RequestValidationError(
+            [{"type": "missing", "loc": ("body",), "msg": "Field required", "input": None}]
+        )
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        where = exc.pos if isinstance(exc, json.JSONDecodeError) else 0
+        raise RequestValidationError(
+            [{"type": "json_invalid", "loc": ("body", where), "msg": "JSON decode error"}]
+        ) from None
+
+
+#: Models of the bodies read by :func:`json_body`, for the OpenAPI components.
+RAW_BODY_MODELS: list[type[BaseModel]] = []
+
+
+def _body_of(model: type[BaseModel]) -> dict[str, Any]:
+    """The OpenAPI request body of a route reading :func:`json_body`: ``model``'s schema
+    (added to the document's components by :func:`install_openapi`)."""
+    if model not in RAW_BODY_MODELS:
+        RAW_BODY_MODELS.append(model)
+    ref = {"$ref": f"#/components/schemas/{model.__name__}"}
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": ref}}}}
+
+
+def install_openapi(app: FastAPI) -> None:
+    """Add the schemas of :data:`RAW_BODY_MODELS` (and the models they use) to the app's
+    OpenAPI document."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            doc = build()
+            schemas = doc.setdefault("components", {}).setdefault("schemas", {})
+            for model in RAW_BODY_MODELS:
+                schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+                for name, sub in schema.pop("$defs", {}).items():
+                    schemas.setdefault(name, sub)
+                schemas[model.__name__] = schema
+            app.openapi_schema = doc
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 class _Body(StrictModel):
@@ -162,7 +211,13 @@ class TransitionBody(_Body):
 
 class RecordChangeBody(_Body):
     data: dict[str, Any]
-    reason: str = Field(min_length=1, max_length=500)
+    reason: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=500,
+        description="why the saved data change (required: 21 CFR 11.10(e); a missing reason "
+        "is reported with the data's problems)",
+    )
     version: int = Field(ge=1, le=MAX_ID)
 
 
@@ -477,19 +532,24 @@ def list_subjects(
     return [subject_json(s) for s in session.scalars(query)]
 
 
-@router.post("/subjects", tags=["subjects"], status_code=201)
+@router.post("/subjects", tags=["subjects"], status_code=201, openapi_extra=_body_of(SubjectBody))
 def new_subject(
-    body: SubjectBody,
     principal: Principal = Depends(principal_dep),
+    body: Any = Depends(json_body),
     session: Session = Depends(db_session),
 ) -> dict[str, Any]:
-    """Register a screened subject at a site of the user."""
-    site = session.get(Site, body.site_id)
-    if site is None or not principal.can("subject.write", site.id):
+    """Register a screened subject at a site of the user (a 422 lists every field's problem:
+    types, dates, a subject number already taken)."""
+    data, problems = model_problems(SubjectBody, body)
+    site = session.get(Site, data["site_id"]) if "site_id" in data else None
+    if "site_id" in data and (site is None or not principal.can("subject.write", site.id)):
         raise HTTPException(403, "you cannot register subjects at this site")
-    subject = service.create_subject(
-        session, site, body.model_dump(exclude_none=True), principal.username
-    )
+    taken = {p.field.split(".")[0] for p in problems}
+    problems += [p for p in service.subject_problems(session, site, data) if p.field not in taken]
+    if problems:
+        raise service.EditCheckFailed(problems)
+    assert site is not None
+    subject = service.create_subject(session, site, data, principal.username)
     return subject_json(subject)
 
 
@@ -600,16 +660,18 @@ def list_records(
 def _make_entry_route(domain: str, form: type[BaseModel]) -> None:
     def enter(
         subject_id: RowId,
-        body: form,  # type: ignore[valid-type]
         principal: Principal = Depends(principal_dep),
+        body: Any = Depends(json_body),
         session: Session = Depends(db_session),
     ) -> dict[str, Any]:
         subject = load_subject(session, principal, subject_id, "subject.write")
-        payload = body.model_dump(exclude_none=True)  # type: ignore[attr-defined]
-        record = service.save_record(session, subject, domain, payload, principal.username)
+        record = service.save_record(session, subject, domain, body, principal.username)
         return _record_json(record)
 
-    enter.__doc__ = f"Enter one {domain} record ({form.__doc__ or ''})."
+    enter.__doc__ = (
+        f"Enter one {domain} record ({form.__doc__ or ''}). The body is checked field by field "
+        "and by the edit checks at once: a 422 lists every problem."
+    )
     router.add_api_route(
         f"/subjects/{{subject_id}}/records/{domain}",
         enter,
@@ -617,6 +679,7 @@ def _make_entry_route(domain: str, form: type[BaseModel]) -> None:
         status_code=201,
         tags=["records"],
         name=f"enter_{domain.lower()}",
+        openapi_extra=_body_of(form),
     )
 
 
@@ -644,7 +707,8 @@ def change_record(
 ) -> dict[str, Any]:
     """Change saved data: needs the reason and the version read (409 when stale)."""
     record, subject = load_record(session, principal, record_id, "subject.write")
-    session.info["reason"] = body.reason
+    if body.reason:
+        session.info["reason"] = body.reason
     service.save_record(
         session,
         subject,

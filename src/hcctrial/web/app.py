@@ -171,7 +171,8 @@ class SecurityHeadersMiddleware:
 
 class RefuseNulMiddleware:
     """422 for a URL holding a NUL character (``%00``): no row is named by one, and PostgreSQL
-    refuses it in text, so it never reaches a query."""
+    refuses it in text, so it never reaches a query. The answer is the one of every other bad
+    input: the HTML error page for a browser's page request, else JSON (:func:`_answer`)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -182,8 +183,9 @@ class RefuseNulMiddleware:
             query = scope.get("query_string", b"")
             path = scope.get("path", "")
             if b"%00" in raw or b"%00" in query or "\x00" in path:
-                detail = [{"loc": ["path"], "msg": "NUL character in the URL", "type": "value"}]
-                response = JSONResponse({"detail": detail}, status_code=422)
+                where = "query" if b"%00" in query and b"%00" not in raw else "path"
+                detail = [{"loc": [where], "msg": "NUL character in the URL", "type": "value"}]
+                response = _answer(Request(scope, receive), 422, detail)
                 await response(scope, receive, send)
                 return
         await self.app(scope, receive, send)
@@ -266,7 +268,7 @@ def create_app(url: str, *, migrate: bool = True, secure_cookies: bool = False) 
     """
     if migrate:
         upgrade_database(url)
-    from hcctrial.web.api import router
+    from hcctrial.web.api import install_openapi, router
     from hcctrial.web.forms import router as forms_router
     from hcctrial.web.pages import router as pages_router
 
@@ -285,6 +287,7 @@ def create_app(url: str, *, migrate: bool = True, secure_cookies: bool = False) 
     app.include_router(router)
     app.include_router(forms_router)  # before the pages: /subjects/new is not a subject id
     app.include_router(pages_router)
+    install_openapi(app)
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
     app.add_middleware(RefuseNulMiddleware)
     app.add_middleware(SecurityHeadersMiddleware)

@@ -51,6 +51,7 @@ __all__ = [
     "fahrenheit_to_celsius",
     "is_iso_date",
     "lab_number",
+    "model_problems",
     "validate_form",
 ]
 
@@ -620,6 +621,39 @@ def edit_check(
     return problems
 
 
+def model_problems(
+    model: type[BaseModel], payload: Any
+) -> tuple[dict[str, Any], list[FieldProblem]]:
+    """Type-check ``payload`` with ``model``: the valid data (JSON-ready) and one problem per
+    failed field. When some fields fail, the data holds the fields that passed as sent, so that
+    the checks that need more than one field can still run on them (every problem of a form in
+    one answer, not one round of type errors and then one of range errors)."""
+    try:
+        data = model.model_validate(payload).model_dump(exclude_none=True, mode="json")
+        return data, []
+    except ValidationError as exc:
+        errors = exc.errors(include_url=False, include_context=False, include_input=False)
+    problems = [
+        FieldProblem(
+            field=".".join(str(part) for part in e["loc"]) or "body",
+            message=e["msg"],
+            kind=e["type"],
+        )
+        for e in errors
+    ]
+    if not isinstance(payload, dict):
+        return {}, problems
+    bad = {str(e["loc"][0]) for e in errors if e["loc"]}
+    if any(not e["loc"] for e in errors):  # a whole-body problem (NUL characters): nothing passes
+        return {}, problems
+    data = {
+        k: v
+        for k, v in payload.items()
+        if k in model.model_fields and k not in bad and v is not None
+    }
+    return data, problems
+
+
 def validate_form(
     domain: str,
     payload: dict[str, Any],
@@ -629,26 +663,13 @@ def validate_form(
     sex: str | None = None,
     consent: str | None = None,
 ) -> tuple[dict[str, Any], list[FieldProblem]]:
-    """Type-check ``payload`` with the domain's form, then run the edit checks; returns the
-    record data (with derived columns) and every problem found: type errors and edit checks
-    together, one message per field, the type error first where a field has both."""
-    form = FORMS[domain]
-    try:
-        data = form.model_validate(payload).model_dump(exclude_none=True, mode="json")
-        problems: list[FieldProblem] = []
-    except ValidationError as exc:
-        problems = []
-        for error in exc.errors(include_url=False, include_context=False, include_input=False):
-            loc = ".".join(str(part) for part in error["loc"]) or "body"
-            problems.append(FieldProblem(field=loc, message=error["msg"], kind=error["type"]))
-        if not isinstance(payload, dict):
-            return {}, problems
-        bad = {str(e["loc"][0]) for e in exc.errors() if e["loc"]}
-        data = {
-            k: v
-            for k, v in payload.items()
-            if k in form.model_fields and k not in bad and v is not None
-        }
+    """Type-check ``payload`` with the domain's form (:func:`model_problems`), then run the edit
+    checks; returns the record data (with derived columns) and every problem found: type errors
+    and edit checks together, one message per field, the type error first where a field has
+    both."""
+    data, problems = model_problems(FORMS[domain], payload)
+    if not isinstance(payload, dict):
+        return {}, problems
     partial = bool(problems)
     seen = {p.field.split(".")[0] for p in problems}
     found = edit_check(

@@ -5,20 +5,22 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Callable, Coroutine
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import HTTPException, Request, Response
+from fastapi import HTTPException, Path, Request, Response
 from fastapi.routing import APIRoute
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from hcctrial.web.auth import Principal, principal_from_session, principal_from_token
+from hcctrial.web.checks import MAX_ID
 from hcctrial.web.db import Query, Record, Subject, begin_write
 
 __all__ = [
     "COOKIE",
     "PASSWORD_PATHS",
     "SAFE_METHODS",
+    "RowId",
     "TransactionRoute",
     "current_principal",
     "db_session",
@@ -31,6 +33,11 @@ COOKIE = "hcctrial_session"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 #: What a user whose password is a one-time password may still reach: choosing a new one.
 PASSWORD_PATHS = frozenset({"/api/password", "/api/logout", "/api/me", "/password", "/logout"})
+
+
+#: A row id in a path, of the API and the pages (a 32-bit positive integer: larger numbers are
+#: no row of any table, and one beyond 64 bits cannot even be sent to SQLite): else a 422.
+RowId = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 
 def db_session(request: Request) -> Session:

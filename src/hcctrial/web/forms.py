@@ -7,7 +7,7 @@ message (422); a done one goes back to it (303)."""
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, get_args
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from hcctrial.errors import HcctrialError, InputError
 from hcctrial.web import service
+from hcctrial.web.api import SubjectBody
 from hcctrial.web.auth import (
     MAX_FAILURES,
     Principal,
@@ -24,12 +25,22 @@ from hcctrial.web.auth import (
     record_failed_attempt,
     verify_password,
 )
-from hcctrial.web.checks import FORMS
+from hcctrial.web.checks import FORMS, MAX_ID
 from hcctrial.web.db import Site, Study, User, begin_write
-from hcctrial.web.deps import TransactionRoute, db_session, load_query, load_record, load_subject
+from hcctrial.web.deps import (
+    RowId,
+    TransactionRoute,
+    db_session,
+    load_query,
+    load_record,
+    load_subject,
+)
 from hcctrial.web.pages import page_principal, render_subject, templates
 
 router = APIRouter(include_in_schema=False, route_class=TransactionRoute)
+
+#: The sexes a subject may be registered with (SDTM CT C66731, as the API's registration).
+SEXES: tuple[str, ...] = get_args(SubjectBody.model_fields["sex"].annotation)
 
 #: Domain -> its page title.
 FORM_TITLES = {
@@ -210,7 +221,7 @@ def _domain(domain: str) -> str:
 
 @router.get("/subjects/{subject_id}/forms/{domain}")
 def record_form(
-    subject_id: int, domain: str, request: Request, session: Session = Depends(db_session)
+    subject_id: RowId, domain: str, request: Request, session: Session = Depends(db_session)
 ) -> Response:
     """An empty entry form of one domain."""
     principal = page_principal(request, session)
@@ -220,7 +231,7 @@ def record_form(
 
 @router.post("/subjects/{subject_id}/forms/{domain}")
 async def record_submit(
-    subject_id: int, domain: str, request: Request, session: Session = Depends(db_session)
+    subject_id: RowId, domain: str, request: Request, session: Session = Depends(db_session)
 ) -> Response:
     """Save the record, or show the form again with a message beside each wrong field."""
     form = await request.form()
@@ -229,11 +240,17 @@ async def record_submit(
     code = _domain(domain)
     values = {f["name"]: str(form.get(f["name"], "")) for f in _fields(code)}
     payload, errors = _payload(code, form)
-    if not errors:
+    if errors:  # not saved; the other fields are checked too, so every message comes at once
+        _, problems = service.record_problems(subject, code, payload)
+        for p in problems:
+            errors.setdefault(p.field.split(".")[0], p.message)
+    else:
         try:
             service.save_record(session, subject, code, payload, principal.username)
         except service.EditCheckFailed as exc:
-            errors = {p.field.split(".")[0]: p.message for p in exc.problems}
+            errors = {}
+            for p in exc.problems:
+                errors.setdefault(p.field.split(".")[0], p.message)
     if errors:
         return _form_page(request, principal, subject, code, values, errors)
     keep = {k: values[k] for k in ("VISIT", "VISITNUM") if values.get(k)}
@@ -256,7 +273,7 @@ def _refused(
 
 @router.post("/subjects/{subject_id}/transition")
 async def transition_submit(
-    subject_id: int, request: Request, session: Session = Depends(db_session)
+    subject_id: RowId, request: Request, session: Session = Depends(db_session)
 ) -> Response:
     """Move the subject to the next state (eligibility: investigators)."""
     form = await request.form()
@@ -286,7 +303,7 @@ async def transition_submit(
 
 @router.post("/subjects/{subject_id}/queries")
 async def query_submit(
-    subject_id: int, request: Request, session: Session = Depends(db_session)
+    subject_id: RowId, request: Request, session: Session = Depends(db_session)
 ) -> Response:
     """Open a query (monitors)."""
     form = await request.form()
@@ -296,13 +313,16 @@ async def query_submit(
     record = str(form.get("record_id", "")).strip()
     if not text:
         return _refused(request, session, principal, subject, ValueError("a query needs a text"))
+    if record and not (record.isascii() and record.isdigit() and 0 < int(record) <= MAX_ID):
+        why = ValueError("record_id: no such record for this subject")
+        return _refused(request, session, principal, subject, why)
     try:
         service.open_query(
             session,
             subject,
             text[:2000],
             principal.username,
-            record_id=int(record) if record.isdigit() else None,
+            record_id=int(record) if record else None,
             field=str(form.get("field", "")).strip()[:40] or None,
         )
     except service.EditCheckFailed as exc:
@@ -313,7 +333,7 @@ async def query_submit(
 
 @router.post("/queries/{query_id}/{action}")
 async def query_action_submit(
-    query_id: int, action: str, request: Request, session: Session = Depends(db_session)
+    query_id: RowId, action: str, request: Request, session: Session = Depends(db_session)
 ) -> Response:
     """Answer (site staff), close or reopen (monitors) a query."""
     form = await request.form()
@@ -335,7 +355,7 @@ async def query_action_submit(
 
 @router.post("/records/{record_id}/sign")
 async def sign_submit(
-    record_id: int, request: Request, session: Session = Depends(db_session)
+    record_id: RowId, request: Request, session: Session = Depends(db_session)
 ) -> Response:
     """Lock and sign a record with the password re-entered (investigators)."""
     form = await request.form()
@@ -406,8 +426,12 @@ async def new_subject_submit(request: Request, session: Session = Depends(db_ses
             errors[key] = "required"
     if values["subjid"] and not values["subjid"].replace("-", "").isalnum():
         errors["subjid"] = "letters, digits and '-' only"
-    if not errors and site is not None:
-        data = {k: v for k, v in values.items() if v and k != "site_id"}
+    if values["sex"] and values["sex"] not in SEXES:
+        errors["sex"] = f"expected one of {', '.join(SEXES)}"
+    data = {k: v for k, v in values.items() if v and k != "site_id" and k not in errors}
+    for problem in service.subject_problems(session, site, data):
+        errors.setdefault(problem.field, problem.message)
+    if not errors:
         try:
             subject = service.create_subject(session, site, data, principal.username)
             return RedirectResponse(f"/subjects/{subject.id}", status_code=303)

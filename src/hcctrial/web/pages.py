@@ -22,6 +22,7 @@ from hcctrial.web.dashboard import LIST_LIMIT, study_dashboard
 from hcctrial.web.db import Query, QueryMessage, Record, Study, Subject
 from hcctrial.web.deps import (
     COOKIE,
+    RowId,
     TransactionRoute,
     current_principal,
     db_session,
@@ -217,7 +218,7 @@ def render_subject(
 
 @router.get("/subjects/{subject_id}", response_class=HTMLResponse)
 def subject_page(
-    subject_id: int, request: Request, session: Session = Depends(db_session)
+    subject_id: RowId, request: Request, session: Session = Depends(db_session)
 ) -> Response:
     """One subject: state, eligibility, calendar, records and queries, with the forms."""
     principal = page_principal(request, session)
@@ -248,7 +249,9 @@ def _lab_page(
 
 
 @router.get("/subjects/{subject_id}/lab", response_class=HTMLResponse)
-def lab_form(subject_id: int, request: Request, session: Session = Depends(db_session)) -> Response:
+def lab_form(
+    subject_id: RowId, request: Request, session: Session = Depends(db_session)
+) -> Response:
     """The empty lab entry form."""
     principal = page_principal(request, session)
     subject = load_subject(session, principal, subject_id, "subject.write")
@@ -257,7 +260,7 @@ def lab_form(subject_id: int, request: Request, session: Session = Depends(db_se
 
 @router.post("/subjects/{subject_id}/lab", response_class=HTMLResponse)
 async def lab_submit(
-    subject_id: int, request: Request, session: Session = Depends(db_session)
+    subject_id: RowId, request: Request, session: Session = Depends(db_session)
 ) -> Response:
     """Save a lab result, or show the form again with a message beside each wrong field."""
     form = await request.form()

@@ -53,9 +53,11 @@ __all__ = [
     "EditCheckFailed",
     "create_subject",
     "protocol_of",
+    "record_problems",
     "same_day_observation",
     "save_record",
     "setup_study",
+    "subject_problems",
     "transition",
 ]
 
@@ -248,18 +250,43 @@ def current_version(session: Session, study_id: int) -> StudyVersion:
     return version
 
 
+def subject_problems(
+    session: Session, site: Site | None, data: dict[str, Any]
+) -> list[FieldProblem]:
+    """Every problem of a subject registration's ``data`` (the fields that passed the type
+    checks): screening and birth dates ISO 8601, not in the future, birth not after screening;
+    the USUBJID not already taken (``site`` ``None``: not known, not checked)."""
+    problems: list[FieldProblem] = []
+    today = utcnow().date().isoformat()
+    for name in ("screened_dtc", "birth_dtc"):
+        value = data.get(name)
+        if value is None:
+            continue
+        if not is_iso_date(value):
+            problems.append(FieldProblem(field=name, message="not an ISO 8601 date (YYYY-MM-DD)"))
+        elif value[:10] > today:
+            problems.append(FieldProblem(field=name, message=f"in the future (today is {today})"))
+    birth, screened = data.get("birth_dtc"), data.get("screened_dtc")
+    if not problems and birth and screened and screened < birth[: len(screened)]:
+        problems.append(FieldProblem(field="birth_dtc", message=f"after screening ({screened})"))
+    study = None if site is None else session.get(Study, site.study_id)
+    if site is not None and study is not None and (data.get("usubjid") or data.get("subjid")):
+        usubjid = data.get("usubjid") or f"{study.protocol_id}-{site.code}-{data['subjid']}"
+        if session.scalar(select(Subject.id).where(Subject.usubjid == usubjid)) is not None:
+            field = "usubjid" if data.get("usubjid") else "subjid"
+            problems.append(FieldProblem(field=field, message=f"subject {usubjid} already exists"))
+    return problems
+
+
 def create_subject(session: Session, site: Site, data: dict[str, Any], user: str) -> Subject:
     """Register a screened subject at ``site`` (``USUBJID`` = protocol id-site-subject)."""
     study = session.get(Study, site.study_id)
     if study is None:
         raise InputError("unknown study")
-    for name in ("screened_dtc", "birth_dtc"):
-        value = data.get(name)
-        if value is not None and not is_iso_date(value):
-            raise _fail(name, "not an ISO 8601 date (YYYY-MM-DD)")
+    problems = subject_problems(session, site, data)
+    if problems:
+        raise EditCheckFailed(problems)
     usubjid = data.get("usubjid") or f"{study.protocol_id}-{site.code}-{data['subjid']}"
-    if session.scalar(select(Subject).where(Subject.usubjid == usubjid)) is not None:
-        raise _fail("subjid", f"subject {usubjid} already exists")
     subject = Subject(
         study_id=study.id,
         site_id=site.id,
@@ -464,6 +491,26 @@ def same_day_observation(
     return None
 
 
+def record_problems(
+    subject: Subject, domain: str, payload: Any
+) -> tuple[dict[str, Any], list[FieldProblem]]:
+    """The record data of ``payload`` for ``subject`` and every problem the form and its edit
+    checks find (:func:`~hcctrial.web.checks.validate_form` with the subject's birth, death,
+    sex and consent); derived columns sent back are dropped (they are recomputed)."""
+    if domain not in FORMS:
+        return {}, [FieldProblem(field="domain", message=f"expected one of {', '.join(FORMS)}")]
+    if isinstance(payload, dict):
+        payload = {k: v for k, v in payload.items() if k not in DERIVED_COLUMNS}
+    return validate_form(
+        domain,
+        payload,
+        birth=subject.birth_dtc,
+        death=subject.death_dtc,
+        sex=subject.sex,
+        consent=subject.consented_dtc,
+    )
+
+
 def save_record(
     session: Session,
     subject: Subject,
@@ -480,18 +527,13 @@ def save_record(
     (``expected_version``): a stale version is refused (optimistic locking, HTTP 409). A date
     outside its visit's window opens a query (origin ``edit_check``) on the saved record.
     """
-    if domain not in FORMS:
-        raise _fail("domain", f"expected one of {', '.join(FORMS)}")
-    if isinstance(payload, dict):
-        payload = {k: v for k, v in payload.items() if k not in DERIVED_COLUMNS}
-    data, problems = validate_form(
-        domain,
-        payload,
-        birth=subject.birth_dtc,
-        death=subject.death_dtc,
-        sex=subject.sex,
-        consent=subject.consented_dtc,
-    )
+    data, problems = record_problems(subject, domain, payload)
+    if record is not None and not session.info.get("reason"):
+        problems.append(
+            FieldProblem(
+                field="reason", message="a change to saved data needs a reason (21 CFR 11.10(e))"
+            )
+        )
     if problems:
         raise EditCheckFailed(problems)
     if domain == CRS_ICANS_DOMAIN:
@@ -516,8 +558,6 @@ def save_record(
             raise _fail("record", f"the record is {record.status}")
         if record.locked:
             raise _fail("record", "the record is locked and signed")
-        if not session.info.get("reason"):
-            raise _fail("reason", "a change to saved data needs a reason (21 CFR 11.10(e))")
         if expected_version is not None and expected_version != record.version:
             raise StaleVersionError(record.version)
         record.data = data
