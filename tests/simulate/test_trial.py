@@ -47,8 +47,12 @@ def test_enrols_the_target_and_screen_failures_name_their_criteria(small: object
     enrolled = dm.filter(pl.col("ARMCD") != "SCRNFAIL")
     assert enrolled.height == 20  # enrolment_target of minimal.yaml
     failures = dm.filter(pl.col("ARMCD") == "SCRNFAIL").get_column("USUBJID").to_list()
+    # a screen failure failed a criterion (IE rows) or met them all and withdrew (SIM-WITHDRAW)
+    ds_fail = small["DS"].filter(pl.col("DSDECOD") == "SCREEN FAILURE")  # type: ignore[index]
+    withdrew = ds_fail.filter(pl.col("DSTERM").str.contains("withdrew consent"))["USUBJID"]
     ie = small["IE"]  # type: ignore[index]
-    assert set(ie.get_column("USUBJID").to_list()) == set(failures)
+    assert set(ie.get_column("USUBJID").to_list()) == set(failures) - set(withdrew.to_list())
+    assert set(withdrew.to_list()).isdisjoint(ie.get_column("USUBJID").to_list())
     assert set(ie.get_column("IETESTCD").to_list()) <= {"IN-AGE", "IN-PLT"}
     # each failure really fails its criterion: age outside 18-80 or platelets < 60
     lb = small["LB"].filter((pl.col("LBTESTCD") == "PLT") & (pl.col("LBCAT") == "SCREENING"))  # type: ignore[index]

@@ -122,12 +122,15 @@ def simulate_outcomes(
     setting: str,
     dose_factor: FloatArray | float = 1.0,
     effect: Effect | None = None,
+    tace_refractory: BoolArray | None = None,
 ) -> Outcomes:
     """Draw tumour-growth constants and event times for a batch (arrays broadcast together).
 
     ``g`` ~ LogNormal(g_setting, 1.0) x HR (experimental); ``d`` = sum over the arm's treatments
-    of LogNormal(d_treatment, 0.8), the cell part x ``regression`` x (cells / 19.9e8)^0.5 (the
-    median dose of Shi 2020, where d_cells was calibrated; ``dose_factor`` is cells / 1e8);
+    of LogNormal(d_treatment, 0.8), the TACE part x 0.4 for a patient whose TACE already failed
+    (``tace_refractory``, JSH-LCSGJ; SIM-REFRACTORY, calibrated to Guo 2023), the cell part
+    x ``regression`` x (cells / 19.9e8)^0.5 (the median dose of Shi 2020, where d_cells was
+    calibrated; ``dose_factor`` is cells / 1e8);
     new-lesion time ~ Exp(median TTP / HR); death ~ Exp(median OS (PVTT or not) / HR);
     dropout ~ Exp(10%/y).
     """
@@ -138,7 +141,9 @@ def simulate_outcomes(
     g_med = TUMOUR.g_systemic if setting == "systemic" else TUMOUR.g_untreated
     g = _ln(rng, g_med, TUMOUR.g_sigma, shape) * hr
     s = TUMOUR.d_sigma
-    d = np.where(tace, _ln(rng, TUMOUR.d_tace, s, shape), 0.0)
+    refractory = np.zeros(shape, bool) if tace_refractory is None else tace_refractory
+    d_tace = np.where(refractory, TUMOUR.d_tace * TUMOUR.d_tace_refractory_factor, TUMOUR.d_tace)
+    d = np.where(tace, _ln(rng, 1.0, s, shape) * d_tace, 0.0)
     # dose_factor is cells per infusion / 1e8 (the kinetic reference); regression is calibrated at
     # Shi 2020's median 19.9e8 cells (TUMOUR.d_cells_reference_dose)
     rel_dose = (
@@ -249,13 +254,22 @@ def crs_icans(
 
     logit P(CRS) = logit(p0) + log(1.5) log2(Cmax / typical) + log(1.3) log2(SLD0 / 57 mm)
     (assumption SIM-CRS, direction from Mueller 2018 and Awasthi 2020); p0 = 69% for CAR-T
-    (Shi 2020), 10% otherwise (assumption). Severe (grade >= 3) given CRS with the same shifts,
-    base 11.6% / 69% (Pasquini 2020 / Shi 2020); severe CRS is grade 3 (80%), 4 (15%) or 5 (5%)
-    (assumption). ICANS only for CAR-T, base 7.5% (Pasquini 2020), grade 3 in 30% (assumption).
+    (Shi 2020), 10% otherwise (assumption); ``typical`` is the typical Cmax at Shi 2020's median
+    dose of 19.9e8 cells (``TOXICITY.crs_reference_dose_cells``), where the 69% was observed.
+    Severe (grade >= 3) given CRS with the same shifts, base 11.6% / 69% (Pasquini 2020 / Shi
+    2020); severe CRS is grade 3 (80%), 4 (15%) or 5 (5%) (assumption). ICANS only for CAR-T,
+    base 7.5% (Pasquini 2020), grade 3 in 30% (assumption). At Shi's dose the marginal rates are
+    69% CRS, 12% grade >= 3 and 8% ICANS (tests/simulate/test_models.py).
     """
     t = TOXICITY
     n = cmax.shape[0]
-    typical = CELL_KINETICS.cmax_copies_ug * (1.0 if car else CELL_KINETICS.non_car_cmax_factor)
+    k = CELL_KINETICS
+    # the typical Cmax at the dose where the base incidences were observed (Shi 2020, 19.9e8)
+    typical = (
+        k.cmax_copies_ug
+        * (t.crs_reference_dose_cells / k.reference_dose_cells) ** k.dose_exponent
+        * (1.0 if car else k.non_car_cmax_factor)
+    )
     shift = math.log(t.crs_or_per_doubling_cmax) * np.log2(cmax / typical)
     shift = shift + math.log(t.crs_or_per_doubling_sld) * np.log2(sld0 / TUMOUR.sld_median_mm)
     p_any = 1.0 / (1.0 + np.exp(-(_logit(t.crs_any_car if car else t.crs_any_other) + shift)))

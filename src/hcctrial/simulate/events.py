@@ -1,5 +1,12 @@
 """Labs (with cellular kinetics and the IL1RAP biomarker), vital signs and adverse events of one
-enrolled virtual subject, driven by the subject's treatment days and tumour trajectory."""
+enrolled virtual subject, driven by the subject's treatment days and tumour trajectory.
+
+Adverse events: CRS and ICANS after the first cell infusion (:func:`~.disease.crs_icans`);
+post-embolisation syndrome after each TACE/TAE (:func:`post_embolisation_syndrome`: fever,
+abdominal pain, nausea, with a larger transaminase rise); CTCAE v5.0 lab toxicities from the
+simulated lab values. Each AE's relatedness (AEREL) follows its cause and timing
+(:func:`relatedness`).
+"""
 
 from __future__ import annotations
 
@@ -20,7 +27,84 @@ from hcctrial.simulate.records import (
     iso,
 )
 
-__all__ = ["ctcae_grade", "labs_and_events"]
+__all__ = ["ctcae_grade", "labs_and_events", "post_embolisation_syndrome", "relatedness"]
+
+#: Onset windows (days after the event) of the relatedness rule (assumption SIM-AEREL).
+TACE_LIVER_WINDOW_DAYS = 14
+INFUSION_WINDOW_DAYS = 28
+
+
+def _lag(day: float, events: list[int]) -> float:
+    """Days from the last of ``events`` strictly before ``day`` (inf when none)."""
+    before = [t for t in events if t < day]
+    return day - max(before) if before else math.inf
+
+
+def relatedness(
+    cause: str, day: float, infusions: list[int], tace_days: list[int], lab: str | None = None
+) -> str:
+    """AEREL of a simulated AE from its cause and timing (assumption SIM-AEREL).
+
+    ``cause`` is what the model generated the AE from: ``"cell"`` (CRS, ICANS: toxicities of the
+    immune-effector cells by definition, Lee DW et al., Biol Blood Marrow Transplant 2019;25:625,
+    ASTCT consensus) and ``"tace"`` (post-embolisation syndrome, the procedure's own syndrome)
+    are RELATED; ``"lab"`` (a CTCAE lab toxicity, code ``lab``, worst value on study day
+    ``day``) is attributed by timing, the way an investigator would:
+
+    - ALT/AST increased within 14 days after a TACE/TAE: RELATED (post-embolisation hepatic
+      ischaemia);
+    - a cytopenia (lymphocytes, neutrophils, platelets) within 28 days after a cell infusion:
+      PROBABLY RELATED (the infusion-related count dip, lymphodepletion-like);
+    - ALT/AST within 28 days after a cell infusion: POSSIBLY RELATED;
+    - otherwise UNLIKELY RELATED (cirrhosis, the tumour or day-to-day variation).
+
+    AEREL refers to the protocol's treatment (every intervention of the arm, TACE/TAE included
+    when the protocol gives it).
+
+    >>> relatedness("lab", 3, [14], [0], "ALT"), relatedness("lab", 17, [14], [0], "ALT")
+    ('RELATED', 'POSSIBLY RELATED')
+    >>> relatedness("lab", 20, [14], [0], "PLT"), relatedness("lab", 90, [14], [0], "PLT")
+    ('PROBABLY RELATED', 'UNLIKELY RELATED')
+    """
+    if cause in ("cell", "tace"):
+        return "RELATED"
+    if cause != "lab" or lab is None:
+        raise ValueError(f"unknown AE cause {cause!r} (expected cell, tace or lab with a code)")
+    liver = lab in ("ALT", "AST")
+    if liver and _lag(day, tace_days) <= TACE_LIVER_WINDOW_DAYS:
+        return "RELATED"
+    if _lag(day, infusions) <= INFUSION_WINDOW_DAYS:
+        return "POSSIBLY RELATED" if liver else "PROBABLY RELATED"
+    return "UNLIKELY RELATED"
+
+
+def post_embolisation_syndrome(
+    rng: np.random.Generator, n_procedures: int
+) -> list[tuple[bool, bool, bool, bool]]:
+    """Per TACE/TAE procedure: (syndrome, fever, abdominal pain, nausea).
+
+    The syndrome follows a procedure with probability ``TOXICITY.pes_after_tace`` (53.9% of
+    procedures in a Thai cohort of 739 TACE; 55% in Curr Med Imaging Rev 2019;15:380), defined
+    as fever and/or abdominal pain and/or nausea within 3 days. Within an episode (assumption
+    SIM-PES): fever 70%, abdominal pain 75%, nausea 40%; when neither fever nor pain is drawn,
+    one of the two is (so an episode always has fever or pain).
+    """
+    t = TOXICITY
+    out = []
+    for _ in range(n_procedures):
+        u = rng.random(5)
+        if u[0] >= t.pes_after_tace:
+            out.append((False, False, False, False))
+            continue
+        fever, pain, nausea = (
+            bool(u[1] < t.pes_fever),
+            bool(u[2] < t.pes_pain),
+            bool(u[3] < t.pes_nausea),
+        )
+        if not (fever or pain):
+            fever, pain = (True, False) if u[4] < 0.5 else (False, True)
+        out.append((True, fever, pain, nausea))
+    return out
 
 
 def ctcae_grade(code: str, value: float, lln: float, uln: float, baseline: float) -> int:
@@ -90,9 +174,13 @@ def labs_and_events(
         lab_days = [d for d in range(28, int(min(end, 2000)), 28)]
     extra = {i + k for i in infusions for k in (3, 7, 14)} if infusions else set()
     # liver tests 2-4 days after each TACE, as post-embolisation syndrome is monitored (assumption)
-    extra |= {t + 3 for t in tace_days if t + 3 > 0}
+    # (also for a procedure before day 0, as pd1-ko-t-tace's TACE on day -14)
+    extra |= {t + 3 for t in tace_days}
+    pes = post_embolisation_syndrome(rng, len(tace_days))
     days = np.array(sorted({0, *lab_days, *(d for d in extra if d < end)}), float)
-    sld_rel = np.exp(-s.d * days) + np.exp(np.minimum(s.g * days, 50.0)) - 1.0
+    # the tumour model starts at day 0: samples before it see the baseline burden
+    tumour_days = np.maximum(days, 0.0)
+    sld_rel = np.exp(-s.d * tumour_days) + np.exp(np.minimum(s.g * tumour_days, 50.0)) - 1.0
     sld_rel = np.maximum(sld_rel, 0.02)
     nadirs = (
         {"LYM": (0.35, 0.5), "NEUT": (0.55, 0.4), "PLT": (0.75, 0.3)}
@@ -109,8 +197,10 @@ def labs_and_events(
                 days, infusions, float(np.clip(med * math.exp(sd * rng.standard_normal()), 0.02, 1))
             )
         if code in ("ALT", "AST") and tace_days:
-            rise = 2.0 * math.exp(0.5 * rng.standard_normal())
-            for t0 in tace_days:
+            # A (SIM-PES): the rise is larger after a procedure followed by the syndrome
+            z = math.exp(0.5 * rng.standard_normal())
+            for t0, episode in zip(tace_days, pes, strict=True):
+                rise = z * (TOXICITY.pes_alt_rise if episode[0] else TOXICITY.no_pes_alt_rise)
                 # after the procedure (a same-day sample is the pre-procedure one)
                 v = v * (1.0 + np.where(days > t0, rise * np.exp(-(days - t0) / 5.0), 0.0))
         if code == "AFP":
@@ -221,7 +311,7 @@ def labs_and_events(
                     s.crs_grade,
                     onset,
                     min(onset + dur, end),
-                    "RELATED",
+                    relatedness("cell", onset, infusions, tace_days),
                     s,
                     infusions[0],
                 )
@@ -250,38 +340,57 @@ def labs_and_events(
                     s.icans_grade,
                     onset,
                     min(onset + 5, end),
-                    "RELATED",
+                    relatedness("cell", onset, infusions, tace_days),
                     s,
                     infusions[0],
                 )
             )
-    for t0 in tace_days:
-        if rng.random() < 0.5 and t0 + 1 < end:  # A: post-embolisation syndrome in half
-            seq_terms.append(
-                _ae(
-                    "ABDOMINAL PAIN",
-                    "Abdominal pain",
-                    "Gastrointestinal disorders",
-                    None,
-                    1 + int(rng.random() < 0.3),
-                    t0 + 1,
-                    min(t0 + 5, end),
-                    "RELATED",
-                    s,
-                    infusions[0] if infusions else None,
+    pes_terms = (
+        (1, "FEVER", "Pyrexia", "General disorders and administration site conditions"),
+        (2, "ABDOMINAL PAIN", "Abdominal pain", "Gastrointestinal disorders"),
+        (3, "NAUSEA", "Nausea", "Gastrointestinal disorders"),
+    )
+    for t0, episode in zip(tace_days, pes, strict=True):
+        if not episode[0] or t0 + 1 >= end:
+            continue
+        for k, term, decod, soc in pes_terms:
+            if not episode[k]:
+                continue
+            grade = 1 + int(rng.random() < TOXICITY.pes_grade2)
+            stop = min(t0 + 2 + int(rng.integers(0, 4)), end)
+            rel = relatedness("tace", t0 + 1, infusions, tace_days)
+            seq_terms.append(_ae(term, decod, soc, "PES", grade, t0 + 1, stop, rel, s, None))
+            if term == "FEVER":
+                # CTCAE v5.0 fever: grade 1 38.0-39.0 C, grade 2 > 39.0-40.0 C
+                temp = 38.1 + 0.8 * rng.random() if grade == 1 else 39.1 + 0.8 * rng.random()
+                rows["VS"].append(
+                    _vs(
+                        s,
+                        "TEMP",
+                        "Temperature",
+                        round(temp, 1),
+                        "C",
+                        t0 + 1,
+                        f"DAY {t0 + 1}",
+                        tpt=True,
+                    )
                 )
-            )
+    first_treatment = min([0, *tace_days, *infusions])
     for code, (term, decod) in _AE_TERMS.items():
         unit, lln, uln, _ = LAB_PANEL[code]
         base = float(s.base[code])
+        # on-treatment samples: after the first procedure or infusion (a sample on that day is
+        # drawn before it); the grade is against the screening value
+        on = [j for j, day in enumerate(days) if day > first_treatment]
         grades = [
-            ctcae_grade(code, float(v), lln or 0.0, uln or math.inf, base) for v in values[code]
+            ctcae_grade(code, float(values[code][j]), lln or 0.0, uln or math.inf, base) for j in on
         ]
         g0 = ctcae_grade(code, base, lln or 0.0, uln or math.inf, base)
-        worst = max(grades[1:], default=0)
+        worst = max(grades, default=0)
         if worst > g0 and worst > 0:
-            k = 1 + int(np.argmax(grades[1:]))
-            start = int(days[max(k - 1, 1)] if k > 1 else days[k])
+            m = int(np.argmax(grades))
+            k = on[m]
+            start = int(days[on[m - 1]] if m > 0 else days[k])
             seq_terms.append(
                 _ae(
                     term,
@@ -291,7 +400,7 @@ def labs_and_events(
                     worst,
                     start,
                     min(int(days[k]) + 14, end),
-                    "POSSIBLY RELATED",
+                    relatedness("lab", float(days[k]), infusions, tace_days, code),
                     s,
                     infusions[0] if infusions else None,
                 )

@@ -31,7 +31,7 @@ from hcctrial.errors import InputError
 from hcctrial.protocol import Protocol, load_protocol
 from hcctrial.simulate.design import arm_treatment, trial_setting
 from hcctrial.simulate.disease import ArmTreatment, Effect, simulate_outcomes, size_progression
-from hcctrial.simulate.parameters import DAYS_PER_MONTH, TOXICITY, TUMOUR
+from hcctrial.simulate.parameters import DAYS_PER_MONTH, TOXICITY, TUMOUR, Referral
 from hcctrial.simulate.screening import screen_virtual_patients
 from hcctrial.simulate.trial import DEFAULT_START
 from hcctrial.simulate.visits import assessment_days, planned_visits
@@ -217,12 +217,14 @@ def operating_characteristics(
     alpha: float = 0.05,
     pool_size: int = 200,
     statistics: str = "vectorised",
+    referral: Referral | None = None,
 ) -> OperatingCharacteristics:
     """Operating characteristics of ``protocol`` over ``trials`` replicates (see module docs).
 
     ``statistics="loop"`` computes the per-replicate statistics one replicate at a time with
     :mod:`hcctrial.endpoints` over the same simulated data (the reference for tests and the
-    benchmark); the default is the vectorised path.
+    benchmark); the default is the vectorised path. ``referral`` is who the sites refer
+    (default: the protocol's profile, :func:`~hcctrial.simulate.parameters.referral_for`).
 
     Raises
     ------
@@ -252,7 +254,7 @@ def operating_characteristics(
     if not (isinstance(pool_size, int) and 10 <= pool_size <= 100_000):
         raise InputError("pool size out of range", value=pool_size, expected="10..100000")
     # eligible virtual patients, screened once; replicates resample them with replacement
-    screening = screen_virtual_patients(protocol, rng, pool_size, DEFAULT_START)
+    screening = screen_virtual_patients(protocol, rng, pool_size, DEFAULT_START, referral)
     pool = screening.baseline.filter(pl.Series(screening.eligible))
     setting = trial_setting(protocol)
     treat = [arm_treatment(protocol, a, setting) for a in protocol.arms]
@@ -336,12 +338,15 @@ def _chunk(
     pick = rng.integers(0, pool.height, (trials, n))
     sld0 = pool["SLD0"].to_numpy().astype(float)[pick]
     pvtt = pool["MVI"].to_numpy()[pick]
+    refractory = (pool["PRIORTACE"] & pool["TACEFAIL"]).to_numpy()[pick]
     arm = _allocation(protocol, rng, trials, n)
     flags = {
         k: np.array([getattr(t, k) for t in treat], bool)[arm]
         for k in ("tace", "cells", "systemic", "experimental")
     }
-    out = simulate_outcomes(rng, pvtt=pvtt, **flags, setting=setting, effect=effect)
+    out = simulate_outcomes(
+        rng, pvtt=pvtt, **flags, setting=setting, effect=effect, tace_refractory=refractory
+    )
     jitter = np.clip(
         np.rint(rng.normal(0, TOXICITY.visit_jitter_sd_days, (trials, n, planned.size))),
         -before,

@@ -21,19 +21,25 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from hcctrial.errors import InputError
+
 __all__ = [
     "ASSUMPTIONS",
     "BASELINE",
     "CELL_KINETICS",
+    "GENERAL_REFERRAL",
     "OUTCOME_SETTINGS",
+    "REFERRALS",
     "TOXICITY",
     "TUMOUR",
     "Baseline",
     "CellKinetics",
     "OutcomeSetting",
+    "Referral",
     "Toxicity",
     "Tumour",
     "lognormal_sigma_from_iqr",
+    "referral_for",
 ]
 
 Z75 = 0.6744897501960817  # standard normal 75th percentile (scipy.stats.norm.ppf(0.75))
@@ -126,6 +132,12 @@ class Tumour:
     # of a targeted drug near the 9.2% sorafenib ORR of REFLECT (Kudo 2018, investigator, S).
     # tests/simulate/test_disease.py checks these three calibration targets.
     d_tace: float = 0.0085
+    # A (SIM-REFRACTORY), calibrated: a patient whose TACE already failed (JSH-LCSGJ criteria)
+    # gets d_tace x 0.4 from a further TACE/TAE, so that the best response of TAE alone in such
+    # patients is near the 11% ORR of the TAE arm of Guo J et al., J Hepatocell Carcinoma
+    # 2023;10:1379 (NCT04011033's published result, HCC after TACE failure, 30 per arm).
+    # tests/simulate/test_models.py checks this target.
+    d_tace_refractory_factor: float = 0.4
     d_cells: float = 0.0055
     # P: the cell product's regression constant d_cells is that of Shi 2020, whose patients got a
     # median of 19.9 x 10^8 CAR-T cells (Shi D et al., Clin Cancer Res 2020;26:3979); a product
@@ -225,6 +237,11 @@ class Toxicity:
     # P: GPC3 CAR-T in HCC, CRS 9/13 (69%), 8 grade 1-2, 1 grade 5; no grade 3/4 neurotoxicity
     # (Shi D et al., Clin Cancer Res 2020;26:3979).
     crs_any_car: float = 9.0 / 13.0
+    # P: the incidences above hold at Shi 2020's median dose of 19.9 x 10^8 cells; the Cmax of
+    # the CRS model is relative to the typical Cmax at that dose (Stein 2019 Cmax x (19.9e8 /
+    # 1e8)^0.5, SIM-DOSE). Relative to the 1e8 kinetic reference instead, the marginal CRS at
+    # Shi's dose was 83% (severe 29%, ICANS 17%), not Shi's 69% (test_models.py checks it).
+    crs_reference_dose_cells: float = 19.9e8
     # P (context): tisagenlecleucel real world, grade >= 3 CRS 11.6%, grade >= 3 neurotoxicity
     # 7.5% (Pasquini MC et al., Blood Adv 2020;4:5414).
     crs_severe_given_any: float = 0.116 / (9.0 / 13.0)
@@ -241,9 +258,24 @@ class Toxicity:
     lymphopenia_g3: float = 0.520
     crs_onset_median_days: float = 3.0  # A: onset ~day 2-5 after infusion
     dropout_per_year: float = 0.10  # A: withdrawal of consent / lost to follow-up, 10%/year
-    # A: post-embolisation syndrome (abdominal pain) after half of TACE/TAE procedures, grade 2 in
-    # 30%; always attributed to the procedure (RELATED).
-    pes_after_tace: float = 0.5
+    # P: post-embolisation syndrome (PES: fever, abdominal pain, nausea/vomiting within 3 days of
+    # the procedure) after 53.9% of TACE procedures (398/739; 68.1% of 298 patients), a Thai
+    # retrospective cohort (abstract, discovery.researcher.life mirror, "prevalence and predictors
+    # of post-embolization syndrome after TACE for HCC in Thailand"); 55% after TACE in Curr Med
+    # Imaging Rev 2019;15(4):380 (PMID 31989907). Applied per TACE/TAE procedure.
+    pes_after_tace: float = 0.539
+    # A: the symptoms of one PES episode (no per-symptom split was retrieved): fever in 70%,
+    # abdominal pain in 75% (at least one of the two always), nausea in 40%; each grade 2 in 30%
+    # (else grade 1); onset day 1 after the procedure, lasting 2-5 days (resolves within 3-5
+    # days, the definition's 3-day window).
+    pes_fever: float = 0.70
+    pes_pain: float = 0.75
+    pes_nausea: float = 0.40
+    pes_grade2: float = 0.30
+    # A: transaminase rise after TACE/TAE (hepatic ischaemia, the cause of PES): ALT/AST x (1 +
+    # r exp(-days / 5)) with r log-normal, median 2.0 in a PES episode and 0.5 without.
+    pes_alt_rise: float = 2.0
+    no_pes_alt_rise: float = 0.5
     missed_visit: float = 0.05  # A: 5% of scheduled assessments missed
     visit_jitter_sd_days: float = 2.0  # A: actual - planned date, normal, clipped to the window
 
@@ -252,6 +284,166 @@ BASELINE = Baseline()
 TUMOUR = Tumour()
 CELL_KINETICS = CellKinetics()
 TOXICITY = Toxicity()
+
+
+@dataclass(frozen=True)
+class Referral:
+    """Who a site refers to one trial: the shares of the referred (screened) population that
+    differ from the general advanced-HCC cohort of :class:`Baseline`.
+
+    A trial of "HCC relapsed after TACE" is referred patients who had TACE, a trial "after
+    standard therapy" patients who had systemic therapy: drawing every trial's screened patients
+    from the unselected cohort made ~90% of them fail such criteria. Each trial's profile is in
+    :data:`REFERRALS` (keyed by protocol id; others use :data:`GENERAL_REFERRAL`); a user changes
+    one with ``dataclasses.replace(REFERRALS["NCT04011033"], tace_failure=0.6)`` and passes it
+    as ``simulate_trial(..., referral=...)`` or ``operating_characteristics(..., referral=...)``.
+    The screening itself stays the protocol's criteria (the eligibility engine).
+
+    Fields: ``prior_tace`` share with a previous TACE/TAE; ``tace_failure`` share of those whose
+    TACE failed by the JSH-LCSGJ criteria (Kudo 2014); ``prior_systemic`` shares with 0, 1, 2
+    previous systemic lines; ``ecog`` shares of ECOG 0, 1, 2; ``age_median`` (normal, sd from
+    :attr:`Baseline.age_iqr`); ``gpc3_positive`` share with GPC3-positive IHC; ``withdrawal``
+    share of patients who meet every criterion but withdraw before enrolment (screen failure
+    "withdrew consent", no criterion failed); ``source`` the basis of the values.
+    """
+
+    name: str
+    prior_tace: float
+    tace_failure: float
+    prior_systemic: tuple[float, float, float]
+    ecog: tuple[float, float, float]
+    age_median: float
+    gpc3_positive: float
+    withdrawal: float
+    source: str
+
+    def __post_init__(self) -> None:
+        shares = {
+            "prior_tace": self.prior_tace,
+            "tace_failure": self.tace_failure,
+            "gpc3_positive": self.gpc3_positive,
+            "withdrawal": self.withdrawal,
+        }
+        for field_name, value in shares.items():
+            if not (math.isfinite(value) and 0.0 <= value <= 1.0):
+                raise InputError(
+                    f"referral {self.name}: {field_name} is not a share",
+                    value=value,
+                    expected="0 to 1",
+                )
+        for field_name, dist in (("prior_systemic", self.prior_systemic), ("ecog", self.ecog)):
+            if len(dist) != 3 or min(dist) < 0 or not math.isclose(sum(dist), 1.0, abs_tol=1e-6):
+                raise InputError(
+                    f"referral {self.name}: {field_name} must be 3 shares adding up to 1",
+                    value=dist,
+                )
+        if not (18.0 <= self.age_median <= 90.0):
+            raise InputError(
+                f"referral {self.name}: age_median out of range",
+                value=self.age_median,
+                expected="18 to 90",
+            )
+
+
+#: The unselected advanced-HCC cohort (the default for a protocol without a profile).
+GENERAL_REFERRAL = Referral(
+    name="general",
+    # D: 66% pre-treated, 79% of them with TACE -> 0.52 (international sorafenib cohort, n = 785,
+    # PMC5704701, research file D)
+    prior_tace=0.66 * 0.79,
+    tace_failure=0.30,  # A: JSH TACE failure among those treated (no cohort value retrieved)
+    prior_systemic=(0.50, 0.35, 0.15),  # A
+    ecog=BASELINE.ecog,  # P: Biselli 2024 Table 1, ECOG 0/1/2 50.2/36.3/13.5%
+    age_median=BASELINE.age_median,  # P: Biselli 2024, median 69 (Italian cohort)
+    gpc3_positive=0.70,  # A: GPC3 IHC positive in ~70% of HCC
+    # A, of the order of Parekh D et al., ecancermedicalscience 2022;16:1476 (15 randomised
+    # oncology studies, 7,481 screened: 51.0% screen failures, 22.2% of which declined treatment,
+    # i.e. 11.3% of those screened)
+    withdrawal=0.10,
+    source="Biselli 2024 (Table 1); PMC5704701; Parekh 2022",
+)
+
+#: A: fit patients referred to a cell-therapy trial. Sites refer few ECOG 2 patients to trials
+#: that ask ECOG 0-1 or KPS >= 80 (5%, a third of Biselli's 13.5%; the rest split as
+#: Biselli's 0:1 ratio, 58:42); age: REFLECT mean 61 (Kudo 2018, research file C, S; an
+#: Asia-Pacific-majority trial), as the seed trials recruit in China, younger than Biselli's
+#: Italian median 69.
+_FIT_ECOG = (0.95 * 0.502 / 0.865, 0.95 * 0.363 / 0.865, 0.05)
+_ASIAN_AGE = 61.0
+
+#: Per-protocol referral profiles (A unless a source is named in ``source``).
+REFERRALS: dict[str, Referral] = {
+    # "relapsed after previous therapy" = JSH TACE failure (IN-RELAPSED); Guo J et al.,
+    # J Hepatocell Carcinoma 2023;10:1379 enrolled "unresectable HCC after TACE failure"
+    "NCT04011033": Referral(
+        name="after TACE failure",
+        prior_tace=0.95,  # A: referred by interventional radiology after TACE
+        tace_failure=0.85,  # A: 15% do not meet the JSH-LCSGJ 2014 criteria on review
+        prior_systemic=GENERAL_REFERRAL.prior_systemic,
+        ecog=_FIT_ECOG,
+        age_median=_ASIAN_AGE,
+        gpc3_positive=GENERAL_REFERRAL.gpc3_positive,
+        withdrawal=GENERAL_REFERRAL.withdrawal,
+        source="Guo 2023 (population after TACE failure); A: shares",
+    ),
+    # "progression or intolerance after previous standard therapy", GPC3-positive (IN-GPC3)
+    "sz003-car-nk": Referral(
+        name="after standard therapy, GPC3-targeted",
+        prior_tace=GENERAL_REFERRAL.prior_tace,
+        tace_failure=GENERAL_REFERRAL.tace_failure,
+        prior_systemic=(0.10, 0.60, 0.30),  # A: 90% referred after >= 1 systemic line
+        # A: a KPS >= 80 trial is referred fitter patients still: ECOG 2 in 2%
+        ecog=(0.65, 0.33, 0.02),
+        age_median=_ASIAN_AGE,
+        # A: half the referred patients had GPC3 IHC on archival tissue before referral (positive)
+        # and half are tested at screening (70% positive): 0.5 + 0.5 x 0.7 = 0.85
+        gpc3_positive=0.5 + 0.5 * GENERAL_REFERRAL.gpc3_positive,
+        withdrawal=GENERAL_REFERRAL.withdrawal,
+        source="A: shares",
+    ),
+    # relapsed/refractory HCC; the record states no other criterion (A-NO-ELIGIBILITY)
+    "il1rap-car-t": Referral(
+        name="relapsed/refractory",
+        prior_tace=GENERAL_REFERRAL.prior_tace,
+        tace_failure=GENERAL_REFERRAL.tace_failure,
+        prior_systemic=(0.10, 0.60, 0.30),  # A: as sz003-car-nk
+        ecog=_FIT_ECOG,
+        age_median=_ASIAN_AGE,
+        gpc3_positive=GENERAL_REFERRAL.gpc3_positive,
+        withdrawal=GENERAL_REFERRAL.withdrawal,
+        source="A: shares",
+    ),
+    # allogeneic NK cells with a targeted drug, BCLC C, ECOG < 2
+    "NCT04162158": Referral(
+        name="on a targeted drug, BCLC C",
+        prior_tace=GENERAL_REFERRAL.prior_tace,
+        tace_failure=GENERAL_REFERRAL.tace_failure,
+        prior_systemic=GENERAL_REFERRAL.prior_systemic,
+        ecog=_FIT_ECOG,
+        age_median=_ASIAN_AGE,
+        gpc3_positive=GENERAL_REFERRAL.gpc3_positive,
+        withdrawal=GENERAL_REFERRAL.withdrawal,
+        source="A: shares",
+    ),
+    # TACE + PD-1 knockout T cells in advanced (BCLC C) HCC: no selection beyond the stage
+    "pd1-ko-t-tace": Referral(
+        name="advanced HCC, TACE candidates",
+        prior_tace=GENERAL_REFERRAL.prior_tace,
+        tace_failure=GENERAL_REFERRAL.tace_failure,
+        prior_systemic=GENERAL_REFERRAL.prior_systemic,
+        ecog=GENERAL_REFERRAL.ecog,
+        age_median=_ASIAN_AGE,
+        gpc3_positive=GENERAL_REFERRAL.gpc3_positive,
+        withdrawal=GENERAL_REFERRAL.withdrawal,
+        source="A: age only",
+    ),
+}
+
+
+def referral_for(protocol_id: str) -> Referral:
+    """The referral profile of a protocol (:data:`REFERRALS`), else :data:`GENERAL_REFERRAL`."""
+    return REFERRALS.get(protocol_id, GENERAL_REFERRAL)
+
 
 #: The simulator's own assumptions, for reports ("id", "what", "chosen").
 ASSUMPTIONS: tuple[tuple[str, str, str], ...] = (
@@ -270,10 +462,23 @@ ASSUMPTIONS: tuple[tuple[str, str, str], ...] = (
     ("SIM-SLD", "baseline sum of diameters", "log-normal median 57 mm, CV 66% (NSCLC value)"),
     ("SIM-NEW", "new-lesion progression", "exponential with median = the setting's cited TTP"),
     ("SIM-PVTT", "PVTT effect outside TACE", "OS ratio 6.1/16.9 of the TACE cohort"),
+    (
+        "SIM-REFRACTORY",
+        "TACE after TACE failure",
+        "regression d_tace x 0.4, calibrated to TAE ORR 11% after TACE failure (Guo 2023)",
+    ),
     ("SIM-CK", "non-CAR products", "Stein 2019 kinetics with Cmax x 0.05, no transgene"),
     ("SIM-DOSE", "dose and expansion", "Cmax proportional to dose^0.5"),
     ("SIM-CRS", "CRS drivers", "OR 1.5 per Cmax doubling, 1.3 per tumour-burden doubling"),
     ("SIM-DROP", "dropout", "10% per year, exponential"),
+    (
+        "SIM-REFER",
+        "who is screened",
+        "per-protocol referral profile (prior TACE/TACE failure, prior lines, ECOG, age, GPC3)",
+    ),
+    ("SIM-WITHDRAW", "withdrawal during screening", "10% of eligible patients (Parekh 2022: 11%)"),
+    ("SIM-PES", "post-embolisation syndrome symptoms", "fever 70%, pain 75%, nausea 40%"),
+    ("SIM-AEREL", "AE relatedness", "by cause and timing (hcctrial.simulate.events.relatedness)"),
     ("SIM-VISIT", "visits", "5% missed; jitter normal sd 2 days within the window"),
     ("SIM-JUDGE", "investigator-judgement criteria", "decided in the patient's favour"),
     ("SIM-EFFECT", "treatment effect", "hazards and growth constant x HR in the experimental arm"),

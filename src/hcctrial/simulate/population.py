@@ -21,7 +21,14 @@ import numpy as np
 import polars as pl
 
 from hcctrial.clinical.liver import child_pugh_class_expr, child_pugh_expr
-from hcctrial.simulate.parameters import BASELINE, TUMOUR, Z75, lognormal_sigma_from_iqr
+from hcctrial.simulate.parameters import (
+    BASELINE,
+    GENERAL_REFERRAL,
+    TUMOUR,
+    Z75,
+    Referral,
+    lognormal_sigma_from_iqr,
+)
 
 __all__ = ["LAB_PANEL", "patient_record", "sample_baseline"]
 
@@ -63,20 +70,26 @@ def _lognormal(rng: np.random.Generator, median: float, sigma: float, n: int) ->
     return np.asarray(median * np.exp(sigma * rng.standard_normal(n)))
 
 
-def sample_baseline(rng: np.random.Generator, n: int) -> pl.DataFrame:
+def sample_baseline(
+    rng: np.random.Generator, n: int, referral: Referral = GENERAL_REFERRAL
+) -> pl.DataFrame:
     """``n`` virtual patients with advanced HCC, one row each (units in the column names).
 
     Marginal distributions (see :mod:`hcctrial.simulate.parameters` for each source): age normal
-    (median 69, sd = IQR 14 / 1.349); sex 85.1% male; aetiology HCV/HBV/alcohol/other; ECOG
-    0/1/2 50.2/36.3/13.5%; bilirubin, INR, platelets, AFP, creatinine, AST log-normal from median
-    and IQR; albumin normal; ascites 29.3%; macrovascular invasion 33.5%; extrahepatic spread 27%;
-    baseline sum of target-lesion diameters log-normal (median 57 mm).
+    (median ``referral.age_median``, 69 in the general cohort; sd = IQR 14 / 1.349); sex 85.1%
+    male; aetiology HCV/HBV/alcohol/other; ECOG ``referral.ecog`` (general: 0/1/2
+    50.2/36.3/13.5%); bilirubin, INR, platelets, AFP, creatinine, AST log-normal from median and
+    IQR; albumin normal; ascites 29.3%; macrovascular invasion 33.5%; extrahepatic spread 27%;
+    baseline sum of target-lesion diameters log-normal (median 57 mm). Prior TACE, JSH TACE
+    failure among those treated, prior systemic lines and GPC3 positivity are the referral
+    profile's shares (:class:`~hcctrial.simulate.parameters.Referral`: who a site refers to that
+    trial).
     """
     b = BASELINE
-    age = np.clip(rng.normal(b.age_median, b.age_iqr / (2 * Z75), n), 20.0, 95.0).round(0)
+    age = np.clip(rng.normal(referral.age_median, b.age_iqr / (2 * Z75), n), 20.0, 95.0).round(0)
     male = rng.random(n) < b.male
     aetiology = _pick(rng, b.aetiology, n)
-    ecog = rng.choice(3, size=n, p=np.array(b.ecog) / sum(b.ecog))
+    ecog = rng.choice(3, size=n, p=np.array(referral.ecog) / sum(referral.ecog))
     kps = np.where(ecog == 0, rng.choice([90, 100], n), np.where(ecog == 1, 80, 60))
     kps = np.where((ecog == 1) & (rng.random(n) < 0.5), 70, kps)
     bili_mg = _lognormal(
@@ -136,12 +149,12 @@ def sample_baseline(rng: np.random.Generator, n: int) -> pl.DataFrame:
             "EHS": ehs,
             "SLD0": sld.round(0),
             "NLIVER": n_liver.astype(np.int64),
-            "GPC3POS": rng.random(n) < 0.7,  # A: GPC3 IHC positive in ~70% of HCC
-            "PRIORLINES": rng.choice(3, size=n, p=[0.5, 0.35, 0.15]).astype(np.int64),  # A
-            # D: 66% pre-treated, 79% of them with TACE -> 52% (international sorafenib cohort,
-            # n = 785, PMC5704701)
-            "PRIORTACE": rng.random(n) < 0.66 * 0.79,
-            "TACEFAIL": rng.random(n) < 0.3,  # A: JSH TACE failure among those treated
+            "GPC3POS": rng.random(n) < referral.gpc3_positive,
+            "PRIORLINES": rng.choice(3, size=n, p=np.array(referral.prior_systemic)).astype(
+                np.int64
+            ),
+            "PRIORTACE": rng.random(n) < referral.prior_tace,
+            "TACEFAIL": rng.random(n) < referral.tace_failure,
             "LVEF": np.clip(rng.normal(62.0, 5.0, n), 35, 80).round(0),  # A
             "FEV1": np.clip(rng.normal(90.0, 12.0, n), 40, 130).round(0),  # A
             "HBVDNA": np.where(aetiology == "HBV", _lognormal(rng, 30.0, 2.0, n), 0.0).round(0),

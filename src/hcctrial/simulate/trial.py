@@ -21,7 +21,7 @@ from hcctrial.protocol import Protocol, load_protocol
 from hcctrial.simulate.allocation import allocate
 from hcctrial.simulate.design import REFERENCE_CELL_DOSE, arm_treatment, dose_amount, trial_setting
 from hcctrial.simulate.disease import Effect, crs_icans, kinetics_parameters, simulate_outcomes
-from hcctrial.simulate.parameters import DAYS_PER_MONTH
+from hcctrial.simulate.parameters import DAYS_PER_MONTH, Referral
 from hcctrial.simulate.population import LAB_PANEL
 from hcctrial.simulate.screening import screen_virtual_patients
 from hcctrial.simulate.sdtm import frames_from_rows
@@ -91,6 +91,7 @@ def simulate_trial(
     n_subjects: int | None = None,
     effect: Effect | float | None = None,
     start_date: date = DEFAULT_START,
+    referral: Referral | None = None,
 ) -> StudyData:
     """Simulate one virtual trial of ``protocol`` and return its SDTM domains.
 
@@ -102,6 +103,8 @@ def simulate_trial(
         the design's ``max_patients``, the most that may enrol).
     effect : the experimental arm's :class:`~hcctrial.simulate.Effect`, or a hazard ratio.
     start_date : the date the first patient is screened.
+    referral : who the sites refer (:class:`~hcctrial.simulate.parameters.Referral`); default
+        the protocol's profile in ``REFERRALS`` (the general advanced-HCC cohort otherwise).
 
     Returns
     -------
@@ -119,7 +122,7 @@ def simulate_trial(
         raise InputError("seed must be a non-negative whole number", value=seed)
     rng = np.random.default_rng(seed)
     target = _target(protocol, n_subjects)
-    screening = screen_virtual_patients(protocol, rng, target, start_date)
+    screening = screen_virtual_patients(protocol, rng, target, start_date, referral)
     base = screening.baseline
     n_screened = base.height
     screen_day = np.floor(np.arange(n_screened) * ACCRUAL_DAYS / max(n_screened, 1)).astype(int)
@@ -278,6 +281,11 @@ def simulate_trial(
     outcomes = simulate_outcomes(
         rng,
         pvtt=base["MVI"].to_numpy()[pending] if pending else np.zeros(0, bool),
+        tace_refractory=(
+            (base["PRIORTACE"] & base["TACEFAIL"]).to_numpy()[pending]
+            if pending
+            else np.zeros(0, bool)
+        ),
         tace=np.array([t.tace for t in arm_list], bool),
         cells=np.array([t.cells for t in arm_list], bool),
         systemic=np.array([t.systemic for t in arm_list], bool),
@@ -332,9 +340,12 @@ def simulate_trial(
         if i in arm_of and arm_of[i] is not None:
             continue
         failed = screening.failed_criteria(i) if i not in arm_of else []
-        reason = ", ".join(c for c, _, _ in failed) or "enrolment closed"
+        withdrew = i not in arm_of and screening.withdrew[i]
+        reason = ", ".join(c for c, _, _ in failed) or (
+            "withdrew consent before enrolment" if withdrew else "enrolment closed"
+        )
         armcd, arm_label = (
-            ("SCRNFAIL", "Screen Failure") if failed else ("NOTASSGN", "Not Assigned")
+            ("SCRNFAIL", "Screen Failure") if failed or withdrew else ("NOTASSGN", "Not Assigned")
         )
         rows["DM"].append(
             {
@@ -400,6 +411,7 @@ def _one_outcome(
     out = simulate_outcomes(
         rng,
         pvtt=np.array([bool(row["MVI"])]),
+        tace_refractory=np.array([bool(row["PRIORTACE"]) and bool(row["TACEFAIL"])]),
         tace=np.array([treatment.tace]),
         cells=np.array([treatment.cells]),
         systemic=np.array([treatment.systemic]),
