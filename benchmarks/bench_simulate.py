@@ -79,6 +79,8 @@ def _run(kind: str, trials: int, queue: Any) -> None:
         info["power"] = oc.power
         info["power_mcse"] = oc.power_mcse
         info["endpoint"] = oc.endpoint
+        info["eligible_pool"] = oc.eligible_pool
+        info["screened_pool"] = oc.screened_pool
     else:
         from hcctrial.endpoints import logrank_test
         from hcctrial.endpoints.adtte import EndpointOptions
@@ -170,11 +172,13 @@ def main() -> None:
     parser.add_argument("--trial-replicates", type=int, default=5)
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
+    load_start = os.getloadavg()
     agreement = check_agreement(200)
     vec = measure("vectorised", args.trials, args.repeat)
     loop = measure("loop", args.loop_trials, args.repeat)
     whole = measure("simulate_trial", args.trial_replicates)
     demo = time_demo()
+    load_end = os.getloadavg()
     # the fixed setup once, the per-replicate part scaled linearly
     per_rep = max(loop["wall_s"] - loop["setup_s"], 0.0) / args.loop_trials
     loop_scaled = loop["setup_s"] + per_rep * args.trials
@@ -202,6 +206,8 @@ def main() -> None:
         "ratio_simulate_trial_over_vectorised": whole_scaled / vec["wall_s"],
         "agreement": agreement,
         "demo": demo,
+        "load_start": [round(x, 2) for x in load_start],
+        "load_end": [round(x, 2) for x in load_end],
     }
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "simulate.json").write_text(json.dumps(result, indent=2, default=str))
@@ -220,9 +226,12 @@ def render(r: dict[str, Any]) -> str:
     )
     return f"""### Virtual trials and operating characteristics: `benchmarks/bench_simulate.py`
 
-{r["date"]}, {r["machine"]}; other engineers were running jobs on the same 2 cores, so
-times are upper bounds. Design: {r["protocol"]}, {r["subjects"]} patients randomized 1:1,
-effect HR {r["effect_hr"]:g}; each replicate draws patients from the screened eligible pool,
+{r["date"]}, {r["machine"]}; other engineers were running jobs on the same 2 cores (load
+average 1/5/15 min {r["load_start"]} at the start, {r["load_end"]} at the end), so times are
+upper bounds. Design: {r["protocol"]}, {r["subjects"]} patients randomized 1:1,
+effect HR {r["effect_hr"]:g}; each replicate draws patients from the screened eligible pool
+({v["eligible_pool"]} eligible of {v["screened_pool"]} screened from the trial's referral
+profile),
 simulates tumour assessments on the protocol calendar, PFS and OS, and runs a two-sided
 log-rank test of PFS and of OS, KM medians and ORR with exact CIs per arm. Each measurement
 runs in its own process (peak RSS of that process); the vectorised and loop rows are the
