@@ -78,6 +78,10 @@ def relatedness(
     return "UNLIKELY RELATED"
 
 
+#: A: day-to-day variation of a followed lab value, log-SD 0.08 (8%).
+LAB_NOISE_SD = 0.08
+
+
 def post_embolisation_syndrome(
     rng: np.random.Generator, n_procedures: int
 ) -> list[tuple[bool, bool, bool, bool]]:
@@ -182,15 +186,17 @@ def labs_and_events(
     tumour_days = np.maximum(days, 0.0)
     sld_rel = np.exp(-s.d * tumour_days) + np.exp(np.minimum(s.g * tumour_days, 50.0)) - 1.0
     sld_rel = np.maximum(sld_rel, 0.02)
+    # A: nadir multipliers (log-normal median, log-SD) after a cell infusion; the CAR-T
+    # lymphocyte nadir is calibrated to solid-tumour CAR-T lymphopenia (TOXICITY)
     nadirs = (
-        {"LYM": (0.35, 0.5), "NEUT": (0.55, 0.4), "PLT": (0.75, 0.3)}
+        {"LYM": TOXICITY.car_lymphocyte_nadir, "NEUT": (0.55, 0.4), "PLT": (0.75, 0.3)}
         if s.car
         else {"LYM": (0.8, 0.2), "NEUT": (0.9, 0.1), "PLT": (0.95, 0.05)}
     )
     values: dict[str, np.ndarray] = {}
     for code in FOLLOWED_LABS:
         base = float(s.base[code])
-        v = base * np.exp(0.08 * rng.standard_normal(days.shape))
+        v = base * np.exp(LAB_NOISE_SD * rng.standard_normal(days.shape))
         if code in nadirs and infusions:
             med, sd = nadirs[code]
             v = v * _dip(

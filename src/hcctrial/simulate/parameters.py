@@ -256,6 +256,11 @@ class Toxicity:
     # trials, PROSPERO CRD42024596383); A: modelled as a lymphocyte nadir on day 3-7.
     lymphopenia_any: float = 0.892
     lymphopenia_g3: float = 0.520
+    # A, calibrated: the lymphocyte count after a CAR-T infusion is multiplied by a nadir drawn
+    # log-normal (median, log-SD), from day 3 recovering with a 10-day time constant, so that
+    # "lymphocyte count decreased" AEs (worse than the screening grade) reach the two rates
+    # above; tests/simulate/test_events.py checks them.
+    car_lymphocyte_nadir: tuple[float, float] = (0.41, 0.45)
     crs_onset_median_days: float = 3.0  # A: onset ~day 2-5 after infusion
     dropout_per_year: float = 0.10  # A: withdrawal of consent / lost to follow-up, 10%/year
     # P: post-embolisation syndrome (PES: fever, abdominal pain, nausea/vomiting within 3 days of
