@@ -26,6 +26,7 @@ rules exactly (:mod:`hcctrial.eligibility.lookup`):
 from __future__ import annotations
 
 import ast
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
@@ -100,6 +101,57 @@ def _needs(
     return names, labs, cats, conds
 
 
+def _convert(item: str, unit_code: str | None) -> tuple[float, float] | None:
+    """``(scale, offset)`` from the UCUM code of a lab row's unit to the lab's canonical unit
+    (:func:`hcctrial.clinical.units.conversion`; no code: INR is a ratio), None when it
+    cannot be converted (unknown or logarithmic unit)."""
+    from hcctrial.clinical.units import canonical_unit, conversion
+
+    text = unit_code or ("ratio" if item == "INR" else "")
+    try:
+        conv = conversion(text, canonical_unit(item), item)
+    except InputError:
+        return None
+    if conv.log_in or conv.log_out:
+        return None
+    return float(conv.scale), float(conv.offset)
+
+
+def _unit_conversions(
+    con: Any, ids: dict[tuple[str, str], list[int]]
+) -> tuple[list[tuple[int, int, float, float]], dict[int, list[int]]]:
+    """The (lab concept, unit) pairs of the database's lab rows (one small query):
+    ``(concept id, unit_concept_id, scale, offset)`` of those :func:`_convert` converts, and
+    ``unit_concept_id -> concept ids`` of those it cannot (the same rules as
+    :func:`unit_factors`; a missing unit is unit 0)."""
+    from hcctrial.protocol.vocabulary import LAB_CODES
+
+    item_of = {i: item for (domain, item), found in ids.items() if domain == "lab" for i in found}
+    if not item_of:
+        return [], {}
+    meas, concept = con.table("measurement"), con.table("concept")
+    used = (
+        meas.filter(_in(meas.measurement_concept_id, sorted(item_of)))
+        .select(
+            c=meas.measurement_concept_id.cast("int64"),
+            u=meas.unit_concept_id.fill_null(0).cast("int64"),
+        )
+        .distinct()
+    )
+    units = concept.select(u=concept.concept_id.cast("int64"), unit_code=concept.concept_code)
+    pairs = used.left_join(units, "u").select("c", "u", "unit_code")
+    rows: list[tuple[int, int, float, float]] = []
+    bad: dict[int, set[int]] = {}
+    for row in pairs.to_pyarrow().to_pylist():
+        item = item_of[int(row["c"])]
+        conv = _convert(item, row["unit_code"]) if item in LAB_CODES else None
+        if conv is None:
+            bad.setdefault(int(row["u"]), set()).add(int(row["c"]))
+        else:
+            rows.append((int(row["c"]), int(row["u"]), *conv))
+    return rows, {unit: sorted(found) for unit, found in sorted(bad.items())}
+
+
 def unit_factors(con: Any, labs: set[str], cmap: ir.Table) -> ir.Table:
     """``(item, unit_concept_id, scale, offset)`` to the canonical unit, for the units in use.
 
@@ -107,8 +159,6 @@ def unit_factors(con: Any, labs: set[str], cmap: ir.Table) -> ir.Table:
     :func:`hcctrial.clinical.units.conversion` for each; units it cannot convert are left out,
     so their values are NULL (unknown).
     """
-    from hcctrial.clinical.units import canonical_unit, conversion
-
     concept = con.table("concept")
     meas = con.table("measurement")
     lab_concepts = (
@@ -126,16 +176,9 @@ def unit_factors(con: Any, labs: set[str], cmap: ir.Table) -> ir.Table:
     rows = []
     for row in pairs.to_pyarrow().to_pylist():
         item, unit_id, code = row["item"], row["unit_concept_id"], row["unit_code"]
-        if item not in labs:
-            continue
-        text = code or ("ratio" if item == "INR" else "")
-        try:
-            conv = conversion(text, canonical_unit(item), item)
-        except InputError:
-            continue
-        if conv.log_in or conv.log_out:
-            continue
-        rows.append((item, int(unit_id), float(conv.scale), float(conv.offset)))
+        conv = _convert(item, code) if item in labs else None
+        if conv is not None:
+            rows.append((item, int(unit_id), *conv))
     frame = pl.DataFrame(
         rows,
         schema={
@@ -182,48 +225,90 @@ def _row_key(t: ir.Table, date_col: str, id_col: str) -> ir.IntegerValue:
     return days * (2**40) + t[id_col].cast("int64")
 
 
+_CHUNK_ITEMS = {"duckdb": 7}  # items per latest-value aggregate (see _latest_wide)
+
+
+def concept_ids(con: Any, cmap: ir.Table) -> dict[tuple[str, str], list[int]]:
+    """``(domain, item) -> concept ids`` of the database's ``concept`` rows that the concept
+    map names (one small query), so that the big tables are filtered by integer ids."""
+    concept = con.table("concept")
+    rows = (
+        cmap.join(concept, ["vocabulary_id", "concept_code"])
+        .select("domain", "item", "concept_id")
+        .to_pyarrow()
+        .to_pylist()
+    )
+    ids: dict[tuple[str, str], set[int]] = {}
+    for row in rows:
+        ids.setdefault((row["domain"], row["item"]), set()).add(int(row["concept_id"]))
+    return {key: sorted(found) for key, found in ids.items()}
+
+
+def _in(column: ir.Value, ids: list[int]) -> ir.BooleanValue:
+    """``column IN ids`` (false for no id: an item the database has no concept for)."""
+    if not ids:
+        return ibis.literal(False)
+    return column == ids[0] if len(ids) == 1 else column.isin(ids)
+
+
 def _latest_wide(
     con: Any,
-    t: ir.Table,
-    date_col: str,
-    id_col: str,
-    item_col: str,
-    columns: dict[str, tuple[Any, ir.Value]],
-) -> ir.Table:
-    """One row per person: for each output column ``name -> (item, value)``, ``value`` on the
-    most recent row of ``item`` (latest date, ties to the highest row id), NULL when the
-    person has no row of it (and when that row's value is NULL: it is not replaced by an
-    older one).
+    source: Callable[[list[int]], ir.Table],
+    code_col: str,
+    columns: dict[str, tuple[tuple[int, ...], Callable[[ir.Table], ir.Value]]],
+) -> list[ir.Table]:
+    """Person-level tables (``person_id`` + columns): for each output column
+    ``name -> (concept ids of its item, value)``, ``value`` on the most recent row of the item
+    (latest date ``d``, ties to the highest row id ``i``), NULL when the person has no row of
+    it (and when that row's value is NULL: it is not replaced by an older one).
 
-    DuckDB and Spark do it in ONE hash aggregate by person (``arg_max_null`` / ``max_by``
-    over :func:`_row_key`, filtered by item); other backends (PostgreSQL) take the latest key
-    per (person, item), join it back and pivot with filtered ``max``: the same rows.
+    ``source(ids)`` gives the rows (``person_id``, ``code_col``, ``d``, ``i`` and what the
+    values read) of those concept ids, filtered at the base tables. DuckDB gets one aggregate
+    per few items over only their own rows (a hash aggregate costs about rows x filtered
+    outputs: 27 outputs over 20M rows cost 11 CPU-s, four aggregates of 7 over their own rows
+    about 5), the others one aggregate over every item. DuckDB and Spark take ``arg_max_null`` /
+    ``max_by`` over :func:`_row_key`, filtered by item; other backends (PostgreSQL) the latest
+    key per (person, item), joined back and pivoted with filtered ``max``: the same rows.
     """
-    key = _row_key(t, date_col, id_col)
+    items = list(dict.fromkeys(ids for ids, _ in columns.values()))
+    size = _CHUNK_ITEMS.get(getattr(con, "name", ""), len(items) or 1)
     funcs = _LAST_BY.get(getattr(con, "name", ""))
-    if funcs is not None:
-        number, text = funcs
-        aggs = {}
-        for name, (item, value) in columns.items():
-            pick = text if value.type().is_string() else number
-            aggs[name] = pick(value, key, where=t[item_col] == item)
-        return t.group_by("person_id").aggregate(**aggs)
-    values = {f"_v{i}": value for i, (_, value) in enumerate(columns.values())}
-    keyed = t.select("person_id", item_col, _key=key, **values)
-    best = keyed.group_by("person_id", item_col).aggregate(_best=keyed._key.max())
-    joined = keyed.join(
-        best,
-        [
-            keyed.person_id == best.person_id,
-            keyed[item_col] == best[item_col],
-            keyed._key == best._best,
-        ],
-    )
-    aggs = {
-        name: joined[f"_v{i}"].max(where=joined[item_col] == item)
-        for i, (name, (item, _)) in enumerate(columns.items())
-    }
-    return joined.group_by("person_id").aggregate(**aggs)
+    out = []
+    for start in range(0, len(items), size):
+        chunk = items[start : start + size]
+        t = source(sorted({i for ids in chunk for i in ids}))
+        key = _row_key(t, "d", "i")
+        mine = {name: spec for name, spec in columns.items() if spec[0] in chunk}
+        if funcs is not None:
+            number, text = funcs
+            aggs = {}
+            for name, (ids, value_of) in mine.items():
+                value = value_of(t)
+                pick = text if value.type().is_string() else number
+                aggs[name] = pick(value, key, where=_in(t[code_col], list(ids)))
+            out.append(t.group_by("person_id").aggregate(**aggs))
+            continue
+        item = ibis.cases(
+            *((_in(t[code_col], list(ids)), n) for n, ids in enumerate(chunk)),
+            else_=ibis.null("int64"),
+        )
+        values = {f"_v{n}": value_of(t) for n, (_, value_of) in enumerate(mine.values())}
+        keyed = t.select("person_id", _item=item, _key=key, **values)
+        best = keyed.group_by("person_id", "_item").aggregate(_best=keyed._key.max())
+        joined = keyed.join(
+            best,
+            [
+                keyed.person_id == best.person_id,
+                keyed._item == best._item,
+                keyed._key == best._best,
+            ],
+        )
+        aggs = {
+            name: joined[f"_v{n}"].max(where=joined._item == chunk.index(ids))
+            for n, (name, (ids, _)) in enumerate(mine.items())
+        }
+        out.append(joined.group_by("person_id").aggregate(**aggs))
+    return out
 
 
 def _features(
@@ -232,6 +317,18 @@ def _features(
     _, labs, cats, conds = _needs(criteria)
     concept = con.table("concept")
     feats = person_table(con.table("person"), as_of, today)
+    ids = concept_ids(con, cmap)
+
+    def of(domain: str, names: list[str] | None = None) -> list[int]:
+        """The concept ids of ``names`` (default: every item) of a domain of the map."""
+        return sorted(
+            {
+                i
+                for (d, n), found in ids.items()
+                if d == domain and (names is None or n in names)
+                for i in found
+            }
+        )
 
     def mapped(domain: str) -> ir.Table:
         return (
@@ -241,25 +338,24 @@ def _features(
         )
 
     meas = con.table("measurement")
-    lab_concepts = mapped("lab")
-    all_labs = meas.join(lab_concepts, meas.measurement_concept_id == lab_concepts.concept_id)
-    from hcctrial.protocol.vocabulary import LAB_CODES
-
-    factors = unit_factors(con, set(LAB_CODES), cmap)
-    joined = all_labs.mutate(unit_concept_id=all_labs.unit_concept_id.fill_null(0)).left_join(
-        factors, ["item", "unit_concept_id"]
-    )
-    # data problems (evaluator: record problems -> never 'eligible'); see .checks
     late = ibis.literal(today)
-    lab_problem = joined.filter(
-        joined.scale.isnull()
-        | joined.value_as_number.isnull()
-        | (joined.value_as_number < 0)
-        | (joined.measurement_date > late)
+    code = meas.measurement_concept_id
+    # data problems (evaluator: record problems -> never 'eligible'); see .checks. A lab unit
+    # that cannot be converted is one of the (test, unit) pairs the data holds that
+    # _unit_conversions could not convert: compared by id, no join over every lab row
+    factor_rows, unconvertible = _unit_conversions(con, ids)
+    bad_unit: ir.BooleanValue = ibis.literal(False)
+    for unit, concepts in unconvertible.items():
+        bad_unit = bad_unit | ((meas.unit_concept_id.fill_null(0) == unit) & _in(code, concepts))
+    lab_problem = meas.filter(
+        _in(code, of("lab")),
+        bad_unit
+        | meas.value_as_number.isnull()
+        | (meas.value_as_number < 0)
+        | (meas.measurement_date > late),
     ).select("person_id")
     drug, proc = con.table("drug_exposure"), con.table("procedure_occurrence")
     cond, obs = con.table("condition_occurrence"), con.table("observation")
-    fc = mapped("finding")
     event_problem = (
         drug.filter((drug.drug_exposure_start_date > late) | (drug.drug_exposure_end_date > late))
         .select("person_id")
@@ -275,9 +371,7 @@ def _features(
         )
         .union(obs.filter(obs.observation_date > late).select("person_id"))
         .union(
-            meas.join(fc, meas.measurement_concept_id == fc.concept_id)
-            .filter(meas.measurement_date > late)
-            .select("person_id")
+            meas.filter(_in(code, of("finding")), meas.measurement_date > late).select("person_id")
         )
     )
     for flag, rows in (("_lab", lab_problem), ("_event", event_problem)):
@@ -285,86 +379,123 @@ def _features(
         feats = feats.left_join(flagged, "person_id").drop("person_id_right")
     if labs:
         start = as_of - timedelta(days=lookback)
-        window = joined.filter(
-            joined.item.isin(sorted(labs)),
-            joined.measurement_date.between(ibis.literal(start), ibis.literal(as_of)),
+        factors = ibis.memtable(
+            pl.DataFrame(
+                factor_rows,
+                schema={
+                    "measurement_concept_id": pl.Int64,
+                    "unit_concept_id": pl.Int64,
+                    "scale": pl.Float64,
+                    "offset": pl.Float64,
+                },
+                orient="row",
+            ).to_arrow()
         )
-        # evaluator (record.py, lookup.latest): the latest row is unusable with a negative
-        # value or a unit that cannot be converted; a row of the test with no value or dated
-        # after today makes the test unknown whatever its date (it might be the latest)
-        w = window
-        ok = w.scale.notnull() & (w.value_as_number >= 0)
-        none = ibis.null("float64")
-        value = ibis.ifelse(ok, w.value_as_number * w.scale + w.offset, none)
-        high = ibis.ifelse(ok, w.range_high * w.scale + w.offset, none)
-        low = ibis.ifelse(ok, w.range_low * w.scale + w.offset, none)
-        ratio = ibis.ifelse(ok & (w.range_high > 0), w.value_as_number / w.range_high, none)
-        exprs = {"lab": value, "uln": high, "lln": low, "xuln": ratio}
+
+        def lab_rows(cids: list[int]) -> ir.Table:
+            """Lab rows of ``cids`` in the look-back window with the factor of their unit."""
+            w = meas.filter(
+                _in(meas.measurement_concept_id, cids),
+                meas.measurement_date.between(ibis.literal(start), ibis.literal(as_of)),
+            )
+            w = w.mutate(
+                measurement_concept_id=w.measurement_concept_id.cast("int64"),
+                unit_concept_id=w.unit_concept_id.fill_null(0).cast("int64"),
+            ).left_join(factors, ["measurement_concept_id", "unit_concept_id"])
+            return w.select(
+                "person_id",
+                "value_as_number",
+                "range_high",
+                "range_low",
+                "scale",
+                "offset",
+                code=w.measurement_concept_id,
+                d=w.measurement_date,
+                i=w.measurement_id,
+            )
+
+        def lab_value(kind: str) -> Callable[[ir.Table], ir.Value]:
+            # evaluator (record.py, lookup.latest): the latest row is unusable with a negative
+            # value or a unit that cannot be converted
+            def value(w: ir.Table) -> ir.Value:
+                ok = w.scale.notnull() & (w.value_as_number >= 0)
+                none = ibis.null("float64")
+                if kind == "xuln":
+                    ok = ok & (w.range_high > 0)
+                    return ibis.ifelse(ok, w.value_as_number / w.range_high, none)
+                column = {"lab": w.value_as_number, "uln": w.range_high, "lln": w.range_low}
+                return ibis.ifelse(ok, column[kind] * w.scale + w.offset, none)
+
+            return value
+
         read = {  # only the columns the criteria read
-            f"{kind}__{lab}": (lab, exprs[kind])
+            f"{kind}__{lab}": (tuple(ids.get(("lab", lab), [])), lab_value(kind))
             for lab in sorted(labs)
             for kind in sorted(labs[lab])
         }
-        wide = _latest_wide(con, w, "measurement_date", "measurement_id", "item", read)
-        poisoned = joined.filter(
-            joined.item.isin(sorted(labs)),
-            joined.value_as_number.isnull() | (joined.measurement_date > late),
+        for wide in _latest_wide(con, lab_rows, "code", read):
+            feats = feats.left_join(wide, "person_id").drop("person_id_right")
+        # a row of the test with no value or dated after today makes the test unknown
+        # whatever its date (it might be the latest)
+        poisoned = meas.filter(
+            _in(code, of("lab", sorted(labs))),
+            meas.value_as_number.isnull() | (meas.measurement_date > late),
         )
         bad = poisoned.group_by("person_id").aggregate(
-            **{f"bad__{lab}": (poisoned.item == lab).any() for lab in sorted(labs)}
+            **{
+                f"bad__{lab}": _in(poisoned.measurement_concept_id, ids.get(("lab", lab), [])).any()
+                for lab in sorted(labs)
+            }
         )
-        wide = wide.outer_join(bad, "person_id")
-        wide = wide.select(
-            person_id=wide.person_id.fill_null(wide.person_id_right),
+        feats = feats.left_join(bad, "person_id").drop("person_id_right")
+        none = ibis.null("float64")
+        feats = feats.mutate(
             **{
                 f"{kind}__{lab}": ibis.ifelse(
-                    wide[f"bad__{lab}"].fill_null(False), none, wide[f"{kind}__{lab}"]
+                    feats[f"bad__{lab}"].fill_null(False), none, feats[f"{kind}__{lab}"]
                 )
                 for lab in sorted(labs)
                 for kind in sorted(labs[lab])
-            },
-        )
-        feats = feats.left_join(wide, "person_id").drop("person_id_right")
+            }
+        ).drop(*[f"bad__{lab}" for lab in sorted(labs)])
+
     # every mapped finding is checked (the evaluator's record holds them all); the criteria's
-    # findings are then spread into columns
-    o = obs.join(fc, obs.observation_concept_id == fc.concept_id).select(
-        "person_id",
-        "item",
-        d=obs.observation_date,
-        i=obs.observation_id,
-        num=obs.value_as_number,
-        txt=obs.value_as_string,
-    )
-    m = meas.join(fc, meas.measurement_concept_id == fc.concept_id).select(
-        "person_id",
-        "item",
-        d=meas.measurement_date,
-        i=meas.measurement_id,
-        num=meas.value_as_number,
-        txt=ibis.null("string"),
-    )
-    both = o.union(m)
-    dated = both.filter(both.d <= ibis.literal(as_of))
-    # one column per mapped finding (numbers in num__, texts in txt__), then the plausibility
-    # checks per column (.checks.clean_wide), cheaper than per row. Numbers and texts are two
-    # aggregates over their own rows: a text state is costly, and each row then feeds only
-    # the aggregates of its kind
-    texts = [n for n in finding_names() if n in TEXT_FINDINGS]
-    numbers = [n for n in finding_names() if n not in TEXT_FINDINGS]
-    t_rows = dated.filter(dated.item.isin(texts))
-    n_rows = dated.filter(dated.item.isin(numbers))
-    t_wide = _latest_wide(
-        con, t_rows, "d", "i", "item", {f"txt__{n}": (n, t_rows.txt) for n in texts}
-    )
-    n_wide = _latest_wide(
-        con, n_rows, "d", "i", "item", {f"num__{n}": (n, n_rows.num) for n in numbers}
-    )
-    wide = n_wide.outer_join(t_wide, "person_id")
-    wide = wide.mutate(person_id=wide.person_id.fill_null(wide.person_id_right)).drop(
-        "person_id_right"
-    )
-    wide = clean_wide(wide)
-    feats = feats.left_join(wide, "person_id").drop("person_id_right")
+    # findings are then spread into columns: numbers (value_as_number) and texts
+    # (value_as_string of observation; a measurement row of a text finding has no text) in
+    # aggregates of their own, each row feeding only the aggregate of its items
+    def finding_rows(text: bool) -> Callable[[list[int]], ir.Table]:
+        def source(cids: list[int]) -> ir.Table:
+            o = obs.filter(
+                _in(obs.observation_concept_id, cids), obs.observation_date <= ibis.literal(as_of)
+            ).select(
+                "person_id",
+                code=obs.observation_concept_id.cast("int64"),
+                d=obs.observation_date,
+                i=obs.observation_id.cast("int64"),
+                v=obs.value_as_string if text else obs.value_as_number.cast("float64"),
+            )
+            m = meas.filter(
+                _in(meas.measurement_concept_id, cids), meas.measurement_date <= ibis.literal(as_of)
+            ).select(
+                "person_id",
+                code=meas.measurement_concept_id.cast("int64"),
+                d=meas.measurement_date,
+                i=meas.measurement_id.cast("int64"),
+                v=ibis.null("string") if text else meas.value_as_number.cast("float64"),
+            )
+            return o.union(m)
+
+        return source
+
+    value: Callable[[ir.Table], ir.Value] = lambda t: t.v  # noqa: E731
+
+    for text, prefix in ((False, "num"), (True, "txt")):
+        names = [n for n in finding_names() if (n in TEXT_FINDINGS) == text]
+        spec = {f"{prefix}__{n}": (tuple(ids.get(("finding", n), [])), value) for n in names}
+        for wide in _latest_wide(con, finding_rows(text), "code", spec):
+            feats = feats.left_join(wide, "person_id").drop("person_id_right")
+    # the plausibility checks per column (.checks.clean_wide), cheaper than per row
+    feats = clean_wide(feats)
     if cats:
         members = {c: CATEGORY_MEMBERS.get(c, frozenset({c})) for c in cats}
         wanted = sorted(set().union(*members.values()))

@@ -23,7 +23,7 @@ from typing import Any
 import polars as pl
 
 from hcctrial.eligibility.evaluate import criteria_from_protocol
-from hcctrial.eligibility.omop.checks import problem_text
+from hcctrial.eligibility.omop.checks import flag_labels, problem_text
 from hcctrial.eligibility.omop.compile import build_features, compile_protocol
 from hcctrial.eligibility.omop.problems import PROBLEM_SCHEMA, problem_rows
 from hcctrial.errors import InputError
@@ -153,15 +153,7 @@ def _counts(
     return pl.DataFrame(rows)
 
 
-def _ids(flags: list[tuple[pl.Expr, str]]) -> pl.Expr:
-    """The criterion ids whose flag is true, joined by ', ' (empty text when none)."""
-    if not flags:
-        return pl.lit("")
-    parts = [pl.when(flag).then(pl.lit(cid)).otherwise(None) for flag, cid in flags]
-    return pl.concat_str(parts, separator=", ", ignore_nulls=True).fill_null("")
-
-
-def detail_text(criteria: Sequence[Any], columns: dict[str, str]) -> pl.Expr:
+def detail_text(table: pl.DataFrame, criteria: Sequence[Any], columns: dict[str, str]) -> pl.Series:
     """The ``DETAIL`` of each person, naming the criteria as the one-patient evaluator does:
     ``fails IN-A, EX-B``, ``unknown: IN-C``, ``eligible pending investigator judgement (EX-J)``.
     """
@@ -173,16 +165,22 @@ def detail_text(criteria: Sequence[Any], columns: dict[str, str]) -> pl.Expr:
         fails.append(((col == (c.kind == "exclusion")).fill_null(False), c.id))
         unknown.append((col.is_null(), c.id))
     pending = ", ".join(c.id for c in criteria if c.expression is None)
+    texts = table.select(
+        "DETAIL",
+        flag_labels(table, fails, ", ").alias("_fails"),
+        flag_labels(table, unknown, ", ").alias("_unknown"),
+    )
     detail = pl.col("DETAIL")
-    return (
+    return texts.select(
         pl.when(detail == "fails a criterion")
-        .then(pl.lit("fails ") + _ids(fails))
+        .then(pl.lit("fails ") + pl.col("_fails"))
         .when(detail == "unknown criteria")
-        .then(pl.lit("unknown: ") + _ids(unknown))
+        .then(pl.lit("unknown: ") + pl.col("_unknown"))
         .when(detail == "eligible pending investigator judgement")
         .then(pl.lit(f"eligible pending investigator judgement ({pending})"))
         .otherwise(detail)
-    )
+        .alias("DETAIL")
+    )["DETAIL"]
 
 
 def screen_population(
@@ -234,8 +232,8 @@ def screen_population(
                     "person_id",
                     pl.lit(protocol.id).alias("PROTOCOL"),
                     "DECISION",
-                    detail_text(criteria, compiled.columns).alias("DETAIL"),
-                    problem_text().alias("PROBLEMS"),
+                    detail_text(table, criteria, compiled.columns),
+                    problem_text(table),
                 )
             )
             per_criterion[protocol.id] = table.select(
