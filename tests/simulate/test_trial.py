@@ -157,3 +157,20 @@ def test_unbuildable_schedule_is_a_clear_error(
     assert "overlapping cycles" in err and "protocol my-trial" in err
     assert "cycle_length_days" in err
     assert "Traceback" not in err
+
+
+def test_consort_flow_lists_every_screen_failure_with_a_reason() -> None:
+    """pd1-ko-t-tace, seed 1 (the docs example): 8 screen failures, 6 failing a criterion (IE)
+    and 2 who met every criterion and withdrew (DS only, SIM-WITHDRAW); the report's CONSORT
+    flow names both kinds (src/hcctrial/report/build.py: DS terms of failures without IE)."""
+    from hcctrial.io.adsl import derive_adsl
+    from hcctrial.report.build import consort_flow
+
+    data = simulate_trial("pd1-ko-t-tace", seed=1)
+    flow = consort_flow(data, derive_adsl(data))
+    ie_subjects = data["IE"]["USUBJID"].n_unique()
+    withdrew = data["DS"].filter(pl.col("DSTERM").str.contains("withdrew consent")).height
+    assert withdrew >= 1
+    assert flow.excluded == ie_subjects + withdrew
+    reasons = dict(flow.excluded_reasons)
+    assert reasons["SCREEN FAILURE: withdrew consent before enrolment"] == withdrew

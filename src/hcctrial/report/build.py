@@ -149,6 +149,9 @@ def consort_flow(data: StudyData, adsl: pl.DataFrame) -> ConsortFlow:
     screened = adsl.height
     failed = adsl.filter(pl.col("ENRLFL") == "N")
     reasons: list[tuple[str, int]] = []
+    # screen failures without a failed criterion in IE (e.g. consent withdrawn during screening)
+    # are listed by their DS term
+    no_ie = failed.get_column("USUBJID").to_list()
     if "IE" in data and failed.height:
         ie = data["IE"].filter(pl.col("USUBJID").is_in(failed.get_column("USUBJID").to_list()))
         text = "IETEST" if "IETEST" in ie.columns else "IETESTCD"
@@ -158,13 +161,14 @@ def consort_flow(data: StudyData, adsl: pl.DataFrame) -> ConsortFlow:
             .sort("n", descending=True)
         )
         reasons = [(_plain(str(t)), int(n)) for t, n in counts.iter_rows()]
-    elif "DS" in data and failed.height:
+        no_ie = sorted(set(no_ie) - set(ie.get_column("USUBJID").to_list()))
+    if "DS" in data and no_ie:
         ds = data["DS"].filter(
-            pl.col("USUBJID").is_in(failed.get_column("USUBJID").to_list())
+            pl.col("USUBJID").is_in(no_ie)
             & (pl.col("DSDECOD").str.to_uppercase() == "SCREEN FAILURE")
         )
         counts = ds.group_by("DSTERM").agg(pl.len().alias("n")).sort("n", descending=True)
-        reasons = [(str(t), int(n)) for t, n in counts.iter_rows()]
+        reasons += [(str(t), int(n)) for t, n in counts.iter_rows()]
     enrolled = adsl.filter(pl.col("ENRLFL") == "Y")
 
     def per_arm(df: pl.DataFrame) -> list[tuple[str, int]]:
