@@ -174,3 +174,27 @@ def test_consort_flow_lists_every_screen_failure_with_a_reason() -> None:
     assert flow.excluded == ie_subjects + withdrew
     reasons = dict(flow.excluded_reasons)
     assert reasons["SCREEN FAILURE: withdrew consent before enrolment"] == withdrew
+
+
+def test_pbmc_collection_opens_the_il1rap_ae_window() -> None:
+    """il1rap-car-t collects AEs "from the start of PBMC collection" (day -21): the simulated
+    subject's apheresis is a DS protocol milestone after consent and before the infusion, so the
+    report's treatment-emergent AEs are not empty (without it no window opened and the report
+    said no TEAE was recorded although CRS was simulated)."""
+    from hcctrial.report.safety import treatment_emergent_ae
+    from hcctrial.safety.adverse_events import derive_subject_anchors
+
+    protocol = load_protocol("il1rap-car-t")
+    data = simulate_trial(protocol, seed=1)
+    anchors = derive_subject_anchors(data["DM"], ds=data["DS"], ex=data["EX"])
+    treated = anchors.filter(pl.col("TRTSDT").is_not_null())
+    assert treated.height >= 3
+    assert treated["PBMCDT"].null_count() == 0
+    assert (treated["CONSDT"] < treated["PBMCDT"]).all()
+    assert ((treated["TRTSDT"] - treated["PBMCDT"]).dt.total_days() == 21).all()
+    teae = treatment_emergent_ae(protocol, data)
+    assert teae.height == data["AE"].height > 0
+    assert (teae["TRTEMFL"] == "Y").all()
+    # a donor's PBMC collection (NCT04162158) is not the subject's milestone
+    nk = simulate_trial("NCT04162158", seed=1, n_subjects=10)
+    assert not nk["DS"]["DSDECOD"].str.contains("PBMC").any()

@@ -31,8 +31,13 @@ from hcctrial.simulate.visits import planned_visits
 __all__ = ["DEFAULT_START", "simulate_trial", "subject_toxicity"]
 
 DEFAULT_START = date(2025, 1, 6)
-#: Days from screening to day 0 (first procedure or infusion): 14 (assumption).
+#: Days from screening to day 0 (first procedure or infusion): 14 (assumption), or more when the
+#: schedule has an event earlier than day -7 (screening is 7 days before the first scheduled
+#: event at the latest: il1rap-car-t's PBMC collection on day -21 puts screening on day -28).
 SCREEN_TO_DAY0 = 14
+#: An apheresis event of the schedule whose label names a donor is the donor's procedure, not the
+#: subject's (NCT04162158): no subject milestone is written for it.
+_DONOR = "donor"
 #: Accrual: screened patients arrive evenly over 12 months (assumption).
 ACCRUAL_DAYS = 365
 MAX_SUBJECTS = 5000
@@ -138,6 +143,8 @@ def simulate_trial(
         * DAYS_PER_MONTH
     )
     visits = {a.id: planned_visits(protocol, a.id, horizon) for a in protocol.arms}
+    earliest = min((v.day for vs in visits.values() for v in vs), default=0)
+    screen_to_day0 = max(SCREEN_TO_DAY0, 7 - earliest)
     treat = {a.id: arm_treatment(protocol, a, setting) for a in protocol.arms}
     fu_days = protocol.follow_up.duration_months * DAYS_PER_MONTH
     fu_days = max(fu_days, (protocol.follow_up.survival_follow_up_months or 0) * DAYS_PER_MONTH)
@@ -164,7 +171,7 @@ def simulate_trial(
         row = base.row(i, named=True)
         arm = protocol.arm(arm_id)
         tr = treat[arm.id]
-        anchor = start_date + timedelta(days=int(screen_day[i]) + SCREEN_TO_DAY0)
+        anchor = start_date + timedelta(days=int(screen_day[i]) + screen_to_day0)
         amounts, units, factor = doses
         kin, crs, icans = (
             subject_toxicity(seed, int(row["PATIENT"]), factor, float(row["SLD0"]), tr.car)
@@ -240,6 +247,20 @@ def simulate_trial(
             out["DS"].append(
                 _ds(usubjid[i], "RANDOMIZED", "RANDOMIZED", "PROTOCOL MILESTONE", iso(anchor, -7))
             )
+        # the subject's own apheresis (PBMC collection for the cell product) as a protocol
+        # milestone: an AE window may open there (il1rap-car-t: "from the start of PBMC
+        # collection"); hcctrial.safety finds it by its term
+        for v in visits[arm.id]:
+            if v.what == "apheresis" and _DONOR not in v.label.lower() and v.day < end:
+                out["DS"].append(
+                    _ds(
+                        usubjid[i],
+                        "PBMC COLLECTION (APHERESIS)",
+                        "PBMC COLLECTION",
+                        "PROTOCOL MILESTONE",
+                        iso(anchor, v.day),
+                    )
+                )
         out["DS"].append(_ds(usubjid[i], status, decod, "DISPOSITION EVENT", iso(anchor, end)))
 
     # dose escalation: each cohort is simulated in full as it enrols, and its DLTs are the
