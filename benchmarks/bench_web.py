@@ -29,6 +29,11 @@ when missing; ``fsync=off``, so its write figures are an upper bound for a durab
 The server's peak resident memory (``VmHWM``) is reported per server run.
 Run: ``.venv/bin/python -m benchmarks.bench_web [--quick]``.
 Writes ``benchmarks/results/web.json`` and ``benchmarks/results/web.md``.
+
+``--dashboard LABEL`` measures only the study dashboard (``GET /``) of a 200-subject study:
+requests per second and p50/p99 latency, and the SQL statements of one dashboard counted
+in-process; each run is kept under its label (``before``, ``after`` a change) in
+``benchmarks/results/web_dashboard.json`` and ``web_dashboard.md``.
 """
 
 from __future__ import annotations
@@ -66,11 +71,17 @@ LAB = {
 
 
 def _services() -> Any:
+    """``tests/eligibility/services.py`` (the throw-away PostgreSQL), imported by file path
+    (registered in ``sys.modules`` first: its dataclasses look their module up there)."""
+    name = "hcctrial_test_services"
+    if name in sys.modules:
+        return sys.modules[name]
     spec = importlib.util.spec_from_file_location(
-        "hcctrial_test_services", ROOT / "tests" / "eligibility" / "services.py"
+        name, ROOT / "tests" / "eligibility" / "services.py"
     )
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
     spec.loader.exec_module(module)
     return module
 
@@ -89,51 +100,27 @@ READ_RECORDS = 1 + 20 + 1 + 4 + 2 + 2
 
 
 def _read_subject_data(session: Any, subject: Any, save_record: Any) -> None:
-    """Lesion, measurements, labs and AEs after the first treatment (2026-02-07)."""
-    save_record(
-        session,
-        subject,
-        "TU",
-        {"TULNKID": "T01", "TUSTRESC": "TARGET", "TULOC": "LIVER", "TUDTC": "2026-02-01"},
-        "bench",
-    )
-    for visitnum, visit, day, ldiam, viable in (
-        (1, "Baseline", "2026-02-01", 50, 40),
-        (2, "Response assessment", "2026-04-10", 45, 10),
-    ):
-        for code, value in (("LDIAM", ldiam), ("VIABLDIAM", viable)):
-            save_record(
-                session,
-                subject,
-                "TR",
-                {
-                    "TRGRPID": "TARGET",
-                    "TRLNKID": "T01",
-                    "TRTESTCD": code,
-                    "TRSTRESN": value,
-                    "TRSTRESU": "mm",
-                    "TRDTC": day,
-                    "VISITNUM": visitnum,
-                    "VISIT": visit,
-                },
-                "bench",
-            )
-    for code, value in (("PLT", "60"), ("ALT", "130")):
-        lab = {"LBTESTCD": code, "LBORRES": value, "LBDTC": "2026-03-01"}
-        lab |= (
-            {"LBORRESU": "10^9/L", "LBORNRLO": 150, "LBORNRHI": 400}
-            if code == "PLT"
-            else {
+    """The records after the first treatment (2026-02-07): those the tests derive by hand
+    (``tests/web/serve.py``'s :func:`treated_subject_records`: a target lesion measured at
+    two timepoints, platelets, a CRS AE), and a second lab and AE."""
+    sys.path.insert(0, str(ROOT / "tests"))
+    from web.serve import treated_subject_records
+
+    extra = [
+        (
+            "LB",
+            {
+                "LBTESTCD": "ALT",
+                "LBORRES": "130",
                 "LBORRESU": "U/L",
                 "LBORNRHI": 40,
-            }
-        )
-        save_record(session, subject, "LB", lab, "bench")
-    for ae in (
-        {"AETERM": "Cytokine release syndrome", "AETOXGR": "2", "AESTDTC": "2026-02-08"},
-        {"AETERM": "Anaemia", "AETOXGR": "3", "AESTDTC": "2026-03-01"},
-    ):
-        save_record(session, subject, "AE", ae, "bench")
+                "LBDTC": "2026-03-01",
+            },
+        ),
+        ("AE", {"AETERM": "Anaemia", "AETOXGR": "3", "AESTDTC": "2026-03-01"}),
+    ]
+    for domain, body in treated_subject_records() + extra:
+        save_record(session, subject, domain, body, "bench")
 
 
 def setup(url: str, writers: int) -> dict[str, Any]:
@@ -411,6 +398,193 @@ def bench_backend(url: str, quick: bool, changes: int | None = None) -> dict[str
     return result
 
 
+#: Subjects of the dashboard study (NCT04162158 plans 200 patients at three hospitals).
+DASHBOARD_SUBJECTS = 200
+
+
+def setup_dashboard(url: str, n: int) -> dict[str, Any]:
+    """NCT04011033 at three sites with ``n`` subjects: every third one screened only, the others
+    enrolled, randomized (arms alternating) and treated on a day of 2026 (so each has its own
+    calendar), with screening findings (height and weight: calendar inputs), half with the
+    Week 4 TACE recorded, every fifth with an ongoing grade 3 AE; a statistician (every site)
+    with an API token."""
+    from datetime import date, timedelta
+
+    from hcctrial.web import auth
+    from hcctrial.web.db import Site, make_engine, make_sessionmaker, upgrade_database
+    from hcctrial.web.service import create_subject, protocol_source, save_record, setup_study
+
+    upgrade_database(url)
+    engine = make_engine(url)
+    with make_sessionmaker(engine)() as session:
+        session.info["user"] = "bench"
+        study = setup_study(
+            session,
+            protocol_source("NCT04011033"),
+            [("A", "A"), ("B", "B"), ("C", "C")],
+            seed=1,
+            per_stratum=n,
+        )
+        sites = list(session.scalars(select(Site).where(Site.study_id == study.id)))
+        for i in range(n):
+            subject = create_subject(
+                session,
+                sites[i % len(sites)],
+                {"subjid": f"{i:04d}", "sex": "MF"[i % 2], "screened_dtc": "2026-01-05"},
+                "bench",
+            )
+            if i % 3 == 0:
+                continue
+            day0 = date(2026, 1, 20) + timedelta(days=i % 200)
+            subject.state, subject.consented_dtc = "treated", "2026-01-05"
+            subject.eligibility, subject.eligibility_dtc = "eligible", "2026-01-06"
+            subject.enrolled_dtc = subject.randomized_dtc = "2026-01-07"
+            subject.arm_code = ("inkt-tace", "tace")[i % 2]
+            subject.first_treatment_dtc = day0.isoformat()
+            session.flush()
+            findings = {"FINDINGS": {"ecog": 1}, "DTC": "2026-01-06"}
+            save_record(session, subject, "FINDINGS", findings | {"HEIGHT_CM": 170}, "bench")
+            if i % 2 == 0:
+                tace = {"EXTRT": "TACE", "VISIT": "Week 4"}
+                tace["EXSTDTC"] = (day0 + timedelta(days=28)).isoformat()
+                if tace["EXSTDTC"] <= date.today().isoformat():
+                    save_record(session, subject, "EX", tace, "bench")
+            if i % 5 == 0:
+                ae = {"AETERM": "Anaemia", "AETOXGR": "3", "AESTDTC": day0.isoformat()}
+                save_record(session, subject, "AE", ae, "bench")
+        user = auth.add_user(session, "stat", "Statistician", PASSWORD, [("statistician", None)])
+        token = auth.create_api_token(session, user, "bench")
+        session.commit()
+        study_id = study.id
+    engine.dispose()
+    return {"token": token, "study": study_id}
+
+
+def dashboard_queries(url: str, study_id: int) -> dict[str, Any]:
+    """SQL statements and median in-process time of one :func:`study_dashboard` over every
+    site (after a warm-up call that fills the calendar cache)."""
+    from datetime import UTC, datetime
+
+    from sqlalchemy import event
+
+    from hcctrial.web.dashboard import study_dashboard
+    from hcctrial.web.db import Study, make_engine, make_sessionmaker
+
+    engine = make_engine(url)
+    statements = [0]
+
+    def count(*_: Any) -> None:
+        statements[0] += 1
+
+    event.listen(engine, "before_cursor_execute", count)
+    today = datetime.now(UTC).date()
+    times, counts = [], []
+    for i in range(6):
+        with make_sessionmaker(engine)() as session:
+            study = session.get(Study, study_id)
+            statements[0] = 0
+            t = time.perf_counter()
+            board = study_dashboard(session, study, None, today)
+            if i:  # the first call fills the calendar cache
+                times.append(time.perf_counter() - t)
+                counts.append(statements[0])
+    engine.dispose()
+    return {
+        "subjects": len(board.subjects),
+        "statements": max(counts),
+        "p50_ms": round(1000 * statistics.median(times), 1),
+        "overdue": len(board.overdue),
+        "upcoming": len(board.upcoming),
+    }
+
+
+def bench_dashboard(url: str, quick: bool) -> dict[str, Any]:
+    """The dashboard page (``GET /``) of a :data:`DASHBOARD_SUBJECTS`-subject study over every
+    site, served and in-process."""
+    serve = _serve()
+    made = setup_dashboard(url, DASHBOARD_SUBJECTS)
+    result: dict[str, Any] = {"in_process": dashboard_queries(url, made["study"])}
+    count, secs = (30, 10) if quick else (300, 60)
+
+    def read(c: Any, i: int) -> int:
+        return int(c.get("/").status_code)
+
+    with serve(url) as server:
+        load(server.base, [made["token"]], 1, 3, 60, read)  # warm-up: imports, calendars
+        for threads in (1, 4):
+            result[f"dashboard_{threads}t"] = load(
+                server.base, [made["token"]], threads, count, secs, read
+            )
+    return result
+
+
+def _load_average() -> str:
+    try:
+        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    except OSError:
+        return "?"
+
+
+def _dashboard_md(runs: dict[str, Any]) -> str:
+    lines = [
+        "## Web application: the study dashboard",
+        "",
+        f"The dashboard page (`GET /`, a statistician: every site) of NCT04011033 with "
+        f"{DASHBOARD_SUBJECTS} subjects at three sites (two thirds treated, each with its own "
+        "protocol calendar; findings, Week 4 TACE for half, open AEs); `hcctrial serve` on "
+        "127.0.0.1, httpx clients with an API token. *SQL statements*: statements one "
+        "dashboard sends, counted in-process (after a warm-up call), and its overdue / upcoming "
+        "visits. Each run names its code (*before*: two queries per treated subject, its "
+        "latest findings for its calendar and its protocol version, which the session's "
+        "identity map had let go; *after*: one query per table, and visits also done by a "
+        "record dated in their window or by the first treatment, hence fewer overdue) and the "
+        "load average (1, 5, 15 min) when it started; the machine has 2 cores shared with "
+        "other jobs.",
+        "",
+        "| code | measured | load | database | SQL statements | overdue / upcoming "
+        "| in-process p50 ms | clients | requests | req/s | p50 ms | p99 ms |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for label, run in runs.items():
+        for db, r in run["results"].items():
+            q = r["in_process"]
+            for key in sorted(k for k in r if k.startswith("dashboard_")):
+                x = r[key]
+                lines.append(
+                    f"| {label} | {run['date']} | {run['load']} | {db} | {q['statements']} | "
+                    f"{q['overdue']} / {q['upcoming']} | "
+                    f"{q['p50_ms']} | {x['threads']} | {x['requests']} | {x['rps']} | "
+                    f"{x['p50_ms']} | {x['p99_ms']} |"
+                )
+    return "\n".join(lines) + "\n"
+
+
+def main_dashboard(label: str, quick: bool, postgres: bool) -> None:
+    """Measure the dashboard; the run is kept under ``label`` in ``web_dashboard.json`` beside
+    the earlier runs (so before and after a change stay side by side)."""
+    load_average = _load_average()
+    results: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        results["SQLite"] = bench_dashboard(f"sqlite:///{tmp}/dashboard.db", quick)
+    if postgres:
+        services = _services()
+        with services.postgres() as server:
+            url = f"postgresql+psycopg://postgres@127.0.0.1:{server.port}/postgres"
+            results["PostgreSQL"] = bench_dashboard(url, quick)
+    path = RESULTS / "web_dashboard.json"
+    runs = json.loads(path.read_text()) if path.exists() else {}
+    runs[label] = {
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "load": load_average,
+        "quick": quick,
+        "results": results,
+    }
+    RESULTS.mkdir(exist_ok=True)
+    path.write_text(json.dumps(runs, indent=2))
+    (RESULTS / "web_dashboard.md").write_text(_dashboard_md(runs))
+    print(_dashboard_md(runs))
+
+
 def _md(results: dict[str, Any], meta: dict[str, Any]) -> str:
     lines = [
         "## Web application (study database)",
@@ -497,7 +671,16 @@ def main() -> None:
         default=None,
         help="changes per client on PostgreSQL (default as SQLite: 500)",
     )
+    parser.add_argument(
+        "--dashboard",
+        metavar="LABEL",
+        help="measure only the study dashboard, kept under LABEL in web_dashboard.md/.json "
+        "(e.g. before, after)",
+    )
     args = parser.parse_args()
+    if args.dashboard:
+        main_dashboard(args.dashboard, args.quick, not args.no_postgres)
+        return
     results: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as tmp:
         results["SQLite"] = bench_backend(f"sqlite:///{tmp}/bench.db", args.quick)

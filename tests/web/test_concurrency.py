@@ -231,3 +231,89 @@ def test_a_writer_killed_between_commits_loses_at_most_one(database: Template) -
     assert after["audited"] - before["audited"] == made  # each record has its audit entry
     _sqlite_integrity(url)
     assert verify_audit(url).ok
+
+
+def test_two_clients_saving_the_same_days_observations_at_once(database: Template) -> None:
+    """Two coordinators send the CRS/ICANS observations of the same subject and day at the same
+    moment (released together by a barrier), five days running: each day exactly one is saved
+    (201) and the other is refused with a 422 naming the record that holds the day, never two
+    records for one day nor a server error; the audit trail has one creation per saved record
+    and its hash chain holds. (Writers are serialized before they read: SQLite ``BEGIN
+    IMMEDIATE``, PostgreSQL the chain head's row lock, so the second writer's one-per-day
+    check sees the first one's committed record.)"""
+    url, ids, tokens = database.source, database.data.ids, database.data.tokens
+    sid = ids["subject_A"]
+    days = [f"2026-01-{d:02d}" for d in range(10, 15)]
+    answers: dict[str, list[tuple[str, int, Any]]] = {day: [] for day in days}
+    with serve(url) as server:
+        clients = [
+            httpx.Client(
+                base_url=server.base,
+                headers={"Authorization": f"Bearer {tokens[user]}"},
+                timeout=60,
+            )
+            for user in ("coordinator", "investigator")
+        ]
+        try:
+            for day in days:
+                barrier = threading.Barrier(len(clients))
+                body = {"FADTC": day, "TEMP": 38.4, "HYPOTN": "N", "O2DEV": "none", "ICE": 10}
+
+                def send(
+                    client: httpx.Client,
+                    who: str,
+                    barrier: threading.Barrier,
+                    body: dict[str, Any],
+                    day: str,
+                ) -> None:
+                    barrier.wait()
+                    r = client.post(f"/api/subjects/{sid}/records/CRSICANS", json=body)
+                    answers[day].append((who, r.status_code, r.json()))
+
+                threads = [
+                    threading.Thread(target=send, args=(c, who, barrier, body, day))
+                    for c, who in zip(clients, ("coordinator", "investigator"), strict=True)
+                ]
+                for t in threads:
+                    t.start()
+                for t in threads:
+                    t.join()
+        finally:
+            for c in clients:
+                c.close()
+    saved_ids = []
+    for day, got in answers.items():
+        statuses = sorted(status for _, status, _ in got)
+        assert statuses == [201, 422], (day, got)
+        winner, saved = next((who, body) for who, status, body in got if status == 201)
+        assert saved["created_by"] == winner
+        refused = next(body for _, status, body in got if status == 422)
+        assert refused["detail"] == [
+            {
+                "loc": ["body", "FADTC"],
+                "msg": f"record {saved['id']} already holds the CRS/ICANS observations of "
+                f"{day}; change that record instead",
+                "type": "edit_check",
+            }
+        ]
+        saved_ids.append(saved["id"])
+    engine = make_engine(url)
+    try:
+        with make_sessionmaker(engine)() as session:
+            rows = session.scalars(
+                select(Record).where(Record.subject_id == sid, Record.domain == "CRSICANS")
+            ).all()
+            assert sorted(r.id for r in rows) == sorted(saved_ids)
+            assert sorted(r.data["FADTC"] for r in rows) == days
+            created = session.scalars(
+                select(AuditEntry).where(
+                    AuditEntry.table_name == "records", AuditEntry.action == "create"
+                )
+            ).all()
+            audited = {int(e.row_id): e.user for e in created if int(e.row_id) in saved_ids}
+            assert set(audited) == set(saved_ids)
+            creators = {r.id: r.created_by for r in rows}
+            assert audited == creators  # under the user whose answer was the 201
+    finally:
+        engine.dispose()
+    assert verify_audit(url).ok

@@ -33,7 +33,7 @@ window is day 25 to day 31: A03 (day 0 2026-02-07) 2026-03-04 to 2026-03-10, A04
 from __future__ import annotations
 
 import re
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -201,7 +201,7 @@ def test_overdue_visits_from_the_calendar(env: Env, seeded: dict[str, int]) -> N
     assert {v["subject"].subjid for v in board.overdue} == {"A03", "A04"}  # treated only
     html = _page(env, "coordinator")
     caption = html.split(f'id="overdue-{env.ids["study"]}"', 1)[1].split("</caption>", 1)[0]
-    assert f"no record names the visit): {len(board.overdue)}" in caption
+    assert f"none is dated in its window): {len(board.overdue)}" in caption
     shown = _rows(html, f"overdue-{env.ids['study']}")
     assert len(shown) == min(LIST_LIMIT, len(board.overdue))
     first = board.overdue[0]
@@ -275,3 +275,73 @@ def test_crs_from_the_daily_observations(env: Env, seeded: dict[str, int]) -> No
         "-",
         "0",
     ]
+
+
+def _overdue(env: Env) -> set[tuple[str, str]]:
+    return {(v["subject"].subjid, v["visit"]) for v in _dashboard(env, "A").overdue}
+
+
+def test_a_visit_is_done_by_its_name_in_any_spelling_or_by_its_window(
+    env: Env, seeded: dict[str, int]
+) -> None:
+    """Week 4 of A04 (day 0 2026-02-17; lab window 03-14 to 03-20) by a lab named "WEEK-4"
+    (case and hyphen aside, the calendar's "Week 4"); Week 4 of A03 (day 0 2026-02-07; TAE/TACE
+    window 03-07 to 03-10) by a TACE named "Wk 4", which names no visit of the calendar, dated
+    03-08: inside the window of the visit's intervention. Not done: a lab "Wk 8" of A03 on
+    03-20, inside no lab window (Week 4 03-04 to 03-10, Week 8 04-01 to 04-07); and A03's
+    Week 8 by a lab dated inside its window but named "Week 12" (the name wins: Week 12 is
+    done, and the lab opens its out-of-window query). Day 0 is done by the first treatment."""
+    before = _overdue(env)
+    assert {("A03", "Week 4"), ("A04", "Week 4"), ("A03", "Week 8"), ("A03", "Week 12")} <= before
+    assert not {v for v in before if v[1] == "Day 0"}
+    lab = lab_payload("PLT", 150, "10^9/L", 150, 400, "2026-03-15")
+    _post(env, seeded["A04"], "LB", {**lab, "VISIT": "WEEK-4"})
+    _post(env, seeded["A03"], "EX", {"EXTRT": "TACE", "EXSTDTC": "2026-03-08", "VISIT": "Wk 4"})
+    _post(env, seeded["A03"], "LB", {**lab, "LBDTC": "2026-03-20", "VISIT": "Wk 8"})
+    _post(env, seeded["A03"], "LB", {**lab, "LBDTC": "2026-04-03", "VISIT": "Week 12"})
+    after = _overdue(env)
+    assert before - after == {("A04", "Week 4"), ("A03", "Week 4"), ("A03", "Week 12")}
+    assert after <= before
+    client, _ = env.login("coordinator")
+    page = client.get(f"/subjects/{seeded['A03']}").text
+    status = {row[0]: row[-1] for row in _rows(page, "calendar")}
+    assert status["Week 4"] == "done" and status["Day 0"] == "done"
+    assert status["Week 8"] == "overdue" and status["Week 12"] == "done"
+    # The entry forms offer the calendar's visit names for VISIT (a datalist: plain HTML).
+    form = client.get(f"/subjects/{seeded['A03']}/forms/LB").text
+    assert 'list="visit-names"' in form and '<option value="Week 4"></option>' in form
+
+
+def _statements(env: Env) -> int:
+    """SQL statements of one dashboard over every site (after one that fills the caches)."""
+    from sqlalchemy import event
+
+    engine = env.app.state.engine
+    sent = [0]
+
+    def count(*_: Any) -> None:
+        sent[0] += 1
+
+    _dashboard(env, None)
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        _dashboard(env, None)
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    return sent[0]
+
+
+def test_the_dashboard_reads_each_table_once_whatever_the_subjects(
+    env: Env, seeded: dict[str, int]
+) -> None:
+    """One query per table (subjects, protocol versions, sites, events, records, queries,
+    and the study), not one per subject: two more treated subjects, each with screening
+    findings (a calendar input), send no more statements."""
+    before = _statements(env)
+    for n, start in ((5, date(2026, 1, 12)), (6, date(2026, 1, 14))):
+        sid = new_subject(env, f"A0{n}")
+        randomize_new(env, sid, start)
+        treated = (start + timedelta(days=10)).isoformat()
+        assert move(env, sid, "treated", treated).status_code == 200
+    assert len(_dashboard(env, None).subjects) == 7
+    assert _statements(env) == before <= 8

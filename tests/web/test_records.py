@@ -179,6 +179,25 @@ def test_malformed_bodies_are_422_not_500(env: Env, body: Any) -> None:
     assert all("loc" in d and "msg" in d for d in r.json()["detail"])
 
 
+def test_a_body_sent_as_another_content_type_is_a_422(env: Env) -> None:
+    url = f"/api/subjects/{env.ids['subject_A']}/records/LB"
+    r = env.client.post(url, headers=env.headers("coordinator"), data={"LBTESTCD": "ALT"})
+    assert r.status_code == 422, r.text
+    assert r.json()["detail"][0]["loc"] == ["header", "content-type"]
+    r = env.client.post(
+        url,
+        headers={**env.headers("coordinator"), "content-type": "text/plain"},
+        content=json.dumps(LAB),
+    )
+    assert r.status_code == 422
+    r = env.client.post(
+        url,
+        headers={**env.headers("coordinator"), "content-type": "application/json; charset=utf-8"},
+        content=json.dumps(LAB),
+    )
+    assert r.status_code == 201, r.text
+
+
 def test_infinity_and_nan_are_refused(env: Env) -> None:
     # Python's JSON reader accepts these non-standard tokens; the forms do not.
     for token in ("Infinity", "NaN", "-Infinity"):

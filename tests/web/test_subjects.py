@@ -290,3 +290,44 @@ def test_bad_transition_bodies_get_a_message_per_field(env: Env) -> None:
     assert ("body", "date") in locs
     assert ("body", "detail", "strata") in locs
     assert ("body", "detail", "colour") in locs
+
+
+def _problems(r) -> dict[str, list[str]]:  # type: ignore[no-untyped-def]
+    assert r.status_code == 422, r.text
+    out: dict[str, list[str]] = {}
+    for d in r.json()["detail"]:
+        out.setdefault(str(d["loc"][-1]), []).append(d["msg"])
+    return out
+
+
+def test_every_transition_problem_comes_in_one_answer(env: Env) -> None:
+    """A screened subject sent off study in the future with a term outside CDISC NCOMPLT: the
+    state, the date and the term, one answer; with the date also too short for the body's
+    type (a type error) and the state still wrong, both again in one answer."""
+    sid = env.ids["subject_A"]
+    r = move(env, sid, "off_study", "2999-01-01", detail={"dsdecod": "BORED"})
+    problems = _problems(r)
+    assert set(problems) == {"to", "date", "dsdecod"}
+    assert problems["to"] == ["a screened subject cannot become off_study"]
+    assert problems["date"][0].startswith("in the future")
+    r = move(env, sid, "enrolled", "20")
+    problems = _problems(r)
+    assert set(problems) == {"to", "date"}
+    assert "at least 4 characters" in problems["date"][0]
+
+
+def test_a_refused_randomization_reveals_nothing(env: Env) -> None:
+    """An enrolled subject randomized with a date in the future: refused before the list is
+    touched (a reveal is final and audited), then randomized on a valid date."""
+    from hcctrial.web.db import AuditEntry, RandomizationSlot
+
+    sid = new_subject(env, "A05")
+    screen_eligible(env, sid, "2026-01-06")
+    assert move(env, sid, "eligible", "2026-01-07", "investigator").status_code == 200
+    assert move(env, sid, "enrolled", "2026-01-08").status_code == 200
+    assert set(_problems(move(env, sid, "randomized", "2999-01-01"))) == {"date"}
+    with env.session() as session:
+        revealed = select(RandomizationSlot).where(RandomizationSlot.subject_id.is_not(None))
+        assert session.scalars(revealed).all() == []
+        assert session.scalars(select(AuditEntry).where(AuditEntry.action == "reveal")).all() == []
+    assert move(env, sid, "randomized", "2026-01-09").status_code == 200

@@ -76,7 +76,19 @@ def principal_dep(request: Request, session: Session = Depends(db_session)) -> P
 async def json_body(request: Request) -> Any:
     """The request's JSON body as sent, for the routes that type-check it together with their
     edit checks (:func:`hcctrial.web.checks.model_problems`), so that every field's problem
-    comes in one 422; a body that is not JSON is a 422 as FastAPI's own."""
+    comes in one 422; a body that is not JSON, or sent as another content type, is a 422 as
+    FastAPI's own."""
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if kind and not (kind == "application/json" or kind.endswith("+json")):
+        raise RequestValidationError(
+            [
+                {
+                    "type": "content_type",
+                    "loc": ("header", "content-type"),
+                    "msg": f"the body must be JSON (application/json), not {kind}",
+                }
+            ]
+        )
     raw = await request.body()
     if not raw.strip():
         raise RequestValidationError(
@@ -563,20 +575,32 @@ def get_subject(
     return subject_json(load_subject(session, principal, subject_id))
 
 
-@router.post("/subjects/{subject_id}/transitions", tags=["subjects"])
+@router.post(
+    "/subjects/{subject_id}/transitions",
+    tags=["subjects"],
+    openapi_extra=_body_of(TransitionBody),
+)
 def subject_transition(
     subject_id: RowId,
-    body: TransitionBody,
     principal: Principal = Depends(principal_dep),
+    body: Any = Depends(json_body),
     session: Session = Depends(db_session),
 ) -> dict[str, Any]:
-    """Move the subject through the state machine (eligibility: investigators only)."""
-    permission = "eligibility.sign" if body.to in ("eligible", "ineligible") else "subject.write"
+    """Move the subject through the state machine (eligibility: investigators only). A 422
+    lists every problem: the body's types, the state machine, the date, the details."""
+    data, problems = model_problems(TransitionBody, body)
+    to = data.get("to") if isinstance(data.get("to"), str) else None
+    permission = "eligibility.sign" if to in ("eligible", "ineligible") else "subject.write"
     subject = load_subject(session, principal, subject_id, permission)
-    if body.reason:
-        session.info["reason"] = body.reason
-    detail = body.detail.model_dump(exclude_none=True) if body.detail else None
-    service.transition(session, subject, body.to, body.date, principal.username, detail)
+    detail = data.get("detail") if isinstance(data.get("detail"), dict) else {}
+    if problems:
+        date = data.get("date") if isinstance(data.get("date"), str) else None
+        taken = {p.field.split(".")[0] for p in problems}
+        found = service.transition_problems(session, subject, to, date, dict(detail or {}))
+        raise service.EditCheckFailed(problems + [p for p in found if p.field not in taken])
+    if data.get("reason"):
+        session.info["reason"] = data["reason"]
+    service.transition(session, subject, data["to"], data["date"], principal.username, detail)
     return subject_json(subject)
 
 

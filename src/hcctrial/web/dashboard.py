@@ -16,9 +16,15 @@ discontinued, analysed), from the subjects' states and dates:
 
 Visits: each treated subject still on study has the protocol calendar
 (:func:`hcctrial.web.derived.subject_calendar`); a visit is done when a record names it in
-``VISIT``; a visit not done is *overdue* when its window closed before today (days overdue =
-today - window end), and *upcoming* when its window is open today or opens within
-:data:`UPCOMING_DAYS`.
+``VISIT`` (case, spaces and hyphens aside), or, for a record whose ``VISIT`` names no visit of
+the calendar, when the record's date is inside the window of one of the visit's events of its
+kind (:func:`hcctrial.web.service.visits_done`); a visit not done is *overdue* when its window
+closed before today (days overdue = today - window end), and *upcoming* when its window is
+open today or opens within :data:`UPCOMING_DAYS`.
+
+Cost: one query per table (subjects, sites, subject events, records, open queries), whatever
+the number of subjects; calendars are memoized on their inputs
+(:func:`hcctrial.web.derived.calendar_with_findings`).
 """
 
 from __future__ import annotations
@@ -35,8 +41,9 @@ from sqlalchemy.orm import Session
 from hcctrial.errors import HcctrialError
 from hcctrial.safety.dlt import CRS_TERM, ICANS_TERM
 from hcctrial.web.checks import CRS_ICANS_DOMAIN
-from hcctrial.web.db import Query, Record, Site, Study, Subject, SubjectEvent
-from hcctrial.web.derived import subject_calendar
+from hcctrial.web.db import Query, Record, Site, Study, StudyVersion, Subject, SubjectEvent
+from hcctrial.web.derived import calendar_with_findings
+from hcctrial.web.service import visits_done
 
 __all__ = ["LIST_LIMIT", "UPCOMING_DAYS", "StudyDashboard", "study_dashboard"]
 
@@ -130,19 +137,27 @@ def _consort(
 
 
 def _visits(
-    session: Session, subjects: list[Subject], done: dict[int, set[str]], today: date
+    session: Session,
+    subjects: list[Subject],
+    records: dict[int, list[Record]],
+    findings: dict[int, dict[str, Any]],
+    today: date,
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     overdue, upcoming = [], []
     for s in subjects:
         if not s.first_treatment_dtc or s.off_study_dtc or s.death_dtc:
             continue
-        calendar, _ = subject_calendar(session, s)
+        calendar, _ = calendar_with_findings(session, s, findings.get(s.id, {}))
         if calendar is None:
             continue
+        rows = calendar.to_dicts()
+        done = visits_done(
+            rows, [(r.domain, r.data) for r in records.get(s.id, [])], s.first_treatment_dtc
+        )
         windows: dict[str, list[Any]] = {}
-        for row in calendar.to_dicts():
+        for row in rows:
             visit = str(row["VISIT"])
-            if visit.casefold() in done.get(s.id, set()):
+            if visit in done:
                 continue
             if visit not in windows:
                 windows[visit] = [row["PLANDT"], row["WINLODT"], row["WINHIDT"]]
@@ -171,6 +186,10 @@ def study_dashboard(
         query = query.where(Subject.site_id.in_(site_ids))
         site_query = site_query.where(Site.id.in_(site_ids))
     subjects = list(session.scalars(query))
+    # The study's protocol versions, read once and held here: the session's identity map
+    # keeps only referenced objects, and every calendar and protocol look-up asks for its
+    # version (without this, one query per treated subject).
+    _versions = list(session.scalars(select(StudyVersion).where(StudyVersion.study_id == study.id)))
     ids = [s.id for s in subjects]
     events: dict[int, list[SubjectEvent]] = {}
     records: list[Record] = []
@@ -186,7 +205,9 @@ def study_dashboard(
                 .where(
                     Record.subject_id.in_(ids),
                     Record.status == "active",
-                    Record.domain.in_(("AE", "LB", "VS", "TU", "TR", "EX", CRS_ICANS_DOMAIN)),
+                    Record.domain.in_(
+                        ("FINDINGS", "AE", "LB", "VS", "TU", "TR", "EX", CRS_ICANS_DOMAIN)
+                    ),
                 )
                 .order_by(Record.id)
             )
@@ -215,11 +236,17 @@ def study_dashboard(
                 "enrolled": sum(1 for s in at if s.enrolled_dtc),
             }
         )
-    done: dict[int, set[str]] = {}
+    # one pass over the records of every subject (no query per subject): each subject's
+    # records, and its latest screening findings (height and weight: calendar inputs)
+    by_subject: dict[int, list[Record]] = {}
+    findings: dict[int, dict[str, Any]] = {}
     for r in records:
-        if r.data.get("VISIT"):
-            done.setdefault(r.subject_id, set()).add(str(r.data["VISIT"]).casefold())
-    overdue, upcoming = _visits(session, subjects, done, today)
+        if r.domain == "FINDINGS":
+            findings[r.subject_id] = r.data  # ordered by id: the latest wins
+        else:
+            by_subject.setdefault(r.subject_id, []).append(r)
+    records = [r for r in records if r.domain != "FINDINGS"]
+    overdue, upcoming = _visits(session, subjects, by_subject, findings, today)
     aes, syndromes = _adverse_events(records, by_id)
     _daily_syndromes(records, by_id, syndromes)
     oldest = None

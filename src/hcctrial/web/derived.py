@@ -38,7 +38,7 @@ from hcctrial.schedule import build_calendar
 from hcctrial.web.checks import lab_number
 from hcctrial.web.db import WRITE_OPTION, Record, StudyVersion, Subject
 from hcctrial.web.export import _impute_mid
-from hcctrial.web.service import protocol_of
+from hcctrial.web.service import protocol_of, visits_done
 from hcctrial.web.subject_results import (
     ResponseResult,
     SafetyResults,
@@ -53,6 +53,7 @@ from hcctrial.web.subject_results import (
 __all__ = [
     "DerivedCache",
     "SubjectDerived",
+    "calendar_with_findings",
     "derived_cache",
     "subject_calendar",
     "subject_data_version",
@@ -187,9 +188,19 @@ def subject_eligibility(session: Session, subject: Subject, as_of: date) -> Pati
 def subject_calendar(session: Session, subject: Subject) -> tuple[pl.DataFrame | None, str]:
     """The subject's planned visits from the first treatment (day 0), or why there are none."""
     if not subject.first_treatment_dtc:
-        return None, "the calendar starts at the first treatment (day 0), not yet recorded"
+        return calendar_with_findings(session, subject, {})
     findings = _records(session, subject, "FINDINGS")
-    latest = findings[-1].data if findings else {}
+    return calendar_with_findings(session, subject, findings[-1].data if findings else {})
+
+
+def calendar_with_findings(
+    session: Session, subject: Subject, latest: dict[str, Any]
+) -> tuple[pl.DataFrame | None, str]:
+    """:func:`subject_calendar` given the data of the subject's latest screening findings
+    record (``{}`` when none; its height and weight size body-surface doses), for a caller that
+    read every subject's at once (the dashboard)."""
+    if not subject.first_treatment_dtc:
+        return None, "the calendar starts at the first treatment (day 0), not yet recorded"
     return _calendar(
         session,
         subject.study_version_id,
@@ -250,6 +261,32 @@ def subject_data_version(session: Session, subject: Subject) -> tuple[Any, ...]:
         subject.study_version_id,
         sha,
     )
+
+
+#: Calendar rows the subject page shows.
+CALENDAR_ROWS = 40
+
+
+def calendar_status(
+    calendar: pl.DataFrame, subject: Subject, records: list[Record], today: date
+) -> list[dict[str, Any]]:
+    """The first :data:`CALENDAR_ROWS` calendar rows with ``STATUS``: ``done`` (the visit is
+    done, :func:`hcctrial.web.service.visits_done`), ``overdue`` (its window closed before
+    ``today``), ``window open``, or ``planned``."""
+    rows = calendar.to_dicts()
+    done = visits_done(rows, [(r.domain, r.data) for r in records], subject.first_treatment_dtc)
+    out = []
+    for row in rows[:CALENDAR_ROWS]:
+        if str(row["VISIT"]) in done:
+            status = "done"
+        elif row["WINHIDT"] < today:
+            status = "overdue"
+        elif row["WINLODT"] <= today:
+            status = "window open"
+        else:
+            status = "planned"
+        out.append({**row, "STATUS": status})
+    return out
 
 
 @dataclass(frozen=True)
@@ -334,7 +371,7 @@ def _derive(
             f"protocol {protocol.id} version {version.version if version else '?'}: "
             f"{len(protocol.eligibility.criteria)} criteria, screening engine as of {today}"
         ),
-        calendar=None if calendar is None else calendar.head(40).to_dicts(),
+        calendar=None if calendar is None else calendar_status(calendar, subject, records, today),
         calendar_reason=reason,
         response=subject_response(protocol, subject, data),
         safety=safety,

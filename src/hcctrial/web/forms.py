@@ -35,6 +35,7 @@ from hcctrial.web.deps import (
     load_record,
     load_subject,
 )
+from hcctrial.web.derived import subject_calendar
 from hcctrial.web.pages import page_principal, render_subject, templates
 
 router = APIRouter(include_in_schema=False, route_class=TransactionRoute)
@@ -188,8 +189,18 @@ def _payload(domain: str, form: Any) -> tuple[dict[str, Any], dict[str, str]]:
     return values, errors
 
 
+def _visit_names(session: Session, subject: Any) -> list[str]:
+    """The visits of the subject's protocol calendar, in order (offered for ``VISIT``, so the
+    name entered is the calendar's; empty before the first treatment)."""
+    calendar, _ = subject_calendar(session, subject)
+    if calendar is None:
+        return []
+    return list(dict.fromkeys(str(v) for v in calendar["VISIT"].to_list()))
+
+
 def _form_page(
     request: Request,
+    session: Session,
     principal: Principal,
     subject: Any,
     domain: str,
@@ -198,6 +209,7 @@ def _form_page(
     saved: bool = False,
 ) -> Response:
     context = {
+        "visits": _visit_names(session, subject) if "VISIT" in FORMS[domain].model_fields else [],
         "principal": principal,
         "subject": subject,
         "domain": domain,
@@ -226,7 +238,7 @@ def record_form(
     """An empty entry form of one domain."""
     principal = page_principal(request, session)
     subject = load_subject(session, principal, subject_id, "subject.write")
-    return _form_page(request, principal, subject, _domain(domain), {}, {})
+    return _form_page(request, session, principal, subject, _domain(domain), {}, {})
 
 
 @router.post("/subjects/{subject_id}/forms/{domain}")
@@ -252,9 +264,9 @@ async def record_submit(
             for p in exc.problems:
                 errors.setdefault(p.field.split(".")[0], p.message)
     if errors:
-        return _form_page(request, principal, subject, code, values, errors)
+        return _form_page(request, session, principal, subject, code, values, errors)
     keep = {k: values[k] for k in ("VISIT", "VISITNUM") if values.get(k)}
-    return _form_page(request, principal, subject, code, keep, {}, saved=True)
+    return _form_page(request, session, principal, subject, code, keep, {}, saved=True)
 
 
 def _back(subject_id: int, message: str) -> Response:

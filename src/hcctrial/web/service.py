@@ -16,6 +16,8 @@ it (consent excepted: screening procedures may precede or follow consent).
 from __future__ import annotations
 
 import hashlib
+import re
+from collections.abc import Iterable
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -59,6 +61,9 @@ __all__ = [
     "setup_study",
     "subject_problems",
     "transition",
+    "transition_problems",
+    "visit_key",
+    "visits_done",
 ]
 
 #: to-state -> states it may be entered from.
@@ -330,6 +335,85 @@ def _latest_date(subject: Subject) -> str | None:
 _PARTIAL_DATE_ALLOWED = frozenset({"died"})
 
 
+def transition_problems(
+    session: Session,
+    subject: Subject,
+    to: str | None,
+    dtc: str | None,
+    detail: dict[str, Any],
+) -> list[FieldProblem]:
+    """Every problem of moving ``subject`` to ``to`` on ``dtc`` with ``detail``, each field
+    checked on its own (``None``: that field failed its type check and is not checked): the
+    state machine, the date (ISO 8601, a full date except for a death; not in the future,
+    not before the previous event nor birth), the arm and dose level of an assignment, the
+    disposition term of leaving. Nothing is changed. (The eligibility sign-off's engine
+    decision is checked by :func:`transition`, on a valid date.)"""
+    problems: list[FieldProblem] = []
+    if to is not None and subject.state not in TRANSITIONS.get(to, ()):
+        problems.append(
+            FieldProblem(field="to", message=f"a {subject.state} subject cannot become {to}")
+        )
+    if dtc is not None and (
+        not is_iso_date(dtc) or (to not in _PARTIAL_DATE_ALLOWED and len(dtc) < 10)
+    ):
+        problems.append(FieldProblem(field="date", message="not an ISO 8601 date (YYYY-MM-DD)"))
+    elif dtc is not None:
+        today = utcnow().date().isoformat()
+        latest = _latest_date(subject)
+        if dtc[:10] > today:
+            problems.append(FieldProblem(field="date", message=f"in the future (today is {today})"))
+        elif to != "consented" and latest is not None and dtc < latest[: len(dtc)]:
+            problems.append(
+                FieldProblem(
+                    field="date", message=f"before the subject's previous event ({latest})"
+                )
+            )
+        elif subject.birth_dtc and dtc < subject.birth_dtc[: len(dtc)]:
+            problems.append(
+                FieldProblem(field="date", message=f"before birth ({subject.birth_dtc})")
+            )
+    protocol = protocol_of(session, subject.study_version_id)
+    arm_ids = [a.id for a in protocol.arms]
+    randomized_design = protocol.design.randomization is not None
+    assigning = to == "assigned" or (to == "treated" and subject.arm_code is None)
+    level = detail.get("dose_level")
+    if to == "randomized":
+        strata = detail.get("strata") or {}
+        if not isinstance(strata, dict):
+            problems.append(FieldProblem(field="strata", message="expected factor: level pairs"))
+    elif assigning:
+        if randomized_design:
+            problems.append(
+                FieldProblem(
+                    field="to",
+                    message="the arm of a randomized study comes from randomization only",
+                )
+            )
+        else:
+            chosen = detail.get("arm") or (arm_ids[0] if len(arm_ids) == 1 else None)
+            if chosen not in arm_ids:
+                problems.append(
+                    FieldProblem(field="arm", message=f"expected one of {', '.join(arm_ids)}")
+                )
+            else:
+                levels = next(a.dose_levels for a in protocol.arms if a.id == chosen)
+                if levels and level not in levels:
+                    problems.append(
+                        FieldProblem(
+                            field="dose_level", message=f"expected one of {', '.join(levels)}"
+                        )
+                    )
+                if not levels and level is not None:
+                    problems.append(
+                        FieldProblem(field="dose_level", message=f"arm {chosen} has no dose levels")
+                    )
+    elif to == "off_study" and detail.get("dsdecod") not in DISPOSITION_TERMS:
+        problems.append(
+            FieldProblem(field="dsdecod", message=f"expected one of {', '.join(DISPOSITION_TERMS)}")
+        )
+    return problems
+
+
 def transition(
     session: Session,
     subject: Subject,
@@ -356,45 +440,21 @@ def transition(
     detail = dict(detail or {})
     if to not in TRANSITIONS:
         raise _fail("to", f"unknown state; expected one of {', '.join(TRANSITIONS)}")
-    if subject.state not in TRANSITIONS[to]:
-        raise _fail("to", f"a {subject.state} subject cannot become {to}")
-    if not is_iso_date(dtc) or (to not in _PARTIAL_DATE_ALLOWED and len(dtc) < 10):
-        raise _fail("date", "not an ISO 8601 date (YYYY-MM-DD)")
-    today = utcnow().date().isoformat()
-    if dtc[:10] > today:
-        raise _fail("date", f"in the future (today is {today})")
-    latest = _latest_date(subject)
-    if to != "consented" and latest is not None and dtc < latest[: len(dtc)]:
-        raise _fail("date", f"before the subject's previous event ({latest})")
-    if subject.birth_dtc and dtc < subject.birth_dtc[: len(dtc)]:
-        raise _fail("date", f"before birth ({subject.birth_dtc})")
+    problems = transition_problems(session, subject, to, dtc, detail)
+    if problems:
+        raise EditCheckFailed(problems)
     protocol = protocol_of(session, subject.study_version_id)
     arm_ids = [a.id for a in protocol.arms]
-    randomized_design = protocol.design.randomization is not None
+    assigning = to == "assigned" or (to == "treated" and subject.arm_code is None)
+    chosen = detail.get("arm") or (arm_ids[0] if len(arm_ids) == 1 else None)
+    level = detail.get("dose_level")
     if to == "randomized":
-        strata = detail.get("strata") or {}
-        if not isinstance(strata, dict):
-            raise _fail("strata", "expected factor: level pairs")
-        strata = {str(k): str(v) for k, v in strata.items()}
+        strata = {str(k): str(v) for k, v in (detail.get("strata") or {}).items()}
         arm = randomize_subject(session, subject, strata, user)
         subject.arm_code, subject.strata = arm, strata
         detail["arm"] = arm
-    elif to == "assigned" or (to == "treated" and subject.arm_code is None):
-        if randomized_design:
-            raise _fail("to", "the arm of a randomized study comes from randomization only")
-        chosen = detail.get("arm") or (arm_ids[0] if len(arm_ids) == 1 else None)
-        if chosen not in arm_ids:
-            raise _fail("arm", f"expected one of {', '.join(arm_ids)}")
-        level = detail.get("dose_level")
-        levels = next(a.dose_levels for a in protocol.arms if a.id == chosen)
-        if levels and level not in levels:
-            raise _fail("dose_level", f"expected one of {', '.join(levels)}")
-        if not levels and level is not None:
-            raise _fail("dose_level", f"arm {chosen} has no dose levels")
+    elif assigning:
         subject.arm_code, subject.dose_level = str(chosen), level
-    elif to == "off_study":
-        if detail.get("dsdecod") not in DISPOSITION_TERMS:
-            raise _fail("dsdecod", f"expected one of {', '.join(DISPOSITION_TERMS)}")
     elif to in ("eligible", "ineligible"):
         decision = subject_eligibility(session, subject, date.fromisoformat(dtc[:10]))
         detail["engine_decision"] = decision.decision
@@ -444,6 +504,60 @@ _VISIT_DATE = {
 }
 
 
+def visit_key(name: object) -> str:
+    """A visit name as compared: case, and runs of spaces, hyphens and underscores, do not
+    count (``WEEK-4``, ``week 4`` and ``Week_4`` are the calendar's ``Week 4``)."""
+    return re.sub(r"[\s_-]+", " ", str(name)).strip().casefold()
+
+
+def _visit_on(calendar: list[dict[str, Any]], day: str, kinds: tuple[str, ...]) -> str | None:
+    """The visit with an event of one of ``kinds`` (any event when none) whose window holds
+    ``day`` (``YYYY-MM-DD``); of overlapping windows, the visit planned nearest to the day."""
+    found: list[tuple[int, str]] = []
+    when = date.fromisoformat(day)
+    for row in calendar:
+        if kinds and row.get("WHAT") not in kinds:
+            continue
+        lo, hi, planned = row["WINLODT"], row["WINHIDT"], row["PLANDT"]
+        if lo <= when <= hi:
+            found.append((abs((when - planned).days), str(row["VISIT"])))
+    return min(found)[1] if found else None
+
+
+def visits_done(
+    calendar: list[dict[str, Any]],
+    records: Iterable[tuple[str, dict[str, Any]]],
+    first_treatment: str | None = None,
+) -> set[str]:
+    """The visits of a subject's ``calendar`` (rows of :func:`hcctrial.schedule.build_calendar`)
+    that its ``records`` (domain, data) show done.
+
+    A record marks the visit its ``VISIT`` names (compared by :func:`visit_key`). A record whose
+    ``VISIT`` names no visit of the calendar (spelled otherwise, ``Wk 4``, or left empty)
+    marks the visit whose window holds its date, for an event of the record's kind (a lab
+    for ``LB``, a tumour assessment for ``TU``/``TR``, the intervention for ``EX``; see
+    :func:`_visit_on`). The first treatment (day 0 of the calendar) is the intervention of its
+    day."""
+    names = {visit_key(row["VISIT"]): str(row["VISIT"]) for row in calendar}
+    done: set[str] = set()
+    entries = list(records)
+    if first_treatment and len(first_treatment) >= 10:
+        entries.append(("EX", {"EXSTDTC": first_treatment}))
+    for domain, data in entries:
+        label = data.get("VISIT")
+        if label and visit_key(label) in names:
+            done.add(names[visit_key(label)])
+            continue
+        spec = _VISIT_DATE.get(domain)
+        day = str(data.get(spec[0]) or "")[:10] if spec else ""
+        if spec is None or len(day) < 10 or not is_iso_date(day):
+            continue
+        visit = _visit_on(calendar, day, spec[1])
+        if visit is not None:
+            done.add(visit)
+    return done
+
+
 def visit_window_problem(
     session: Session, subject: Subject, domain: str, data: dict[str, Any]
 ) -> tuple[str, str] | None:
@@ -460,7 +574,7 @@ def visit_window_problem(
     calendar, _ = subject_calendar(session, subject)
     if calendar is None:
         return None
-    rows = [r for r in calendar.to_dicts() if str(r["VISIT"]).lower() == str(visit).lower()]
+    rows = [r for r in calendar.to_dicts() if visit_key(r["VISIT"]) == visit_key(visit)]
     if kinds and any(r.get("WHAT") in kinds for r in rows):
         rows = [r for r in rows if r.get("WHAT") in kinds]
     if not rows:
