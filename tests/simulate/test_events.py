@@ -12,7 +12,7 @@ import pytest
 from hcctrial.dates import derive_date
 from hcctrial.protocol import load_protocol
 from hcctrial.simulate import simulate_trial
-from hcctrial.simulate.events import post_embolisation_syndrome, relatedness
+from hcctrial.simulate.events import post_embolisation_syndrome, relatedness, seriousness
 from hcctrial.simulate.parameters import TOXICITY
 
 
@@ -109,3 +109,23 @@ def test_car_t_lymphopenia_matches_the_solid_tumour_meta_analysis() -> None:
         TOXICITY.lymphopenia_g3, abs=0.05
     )
     assert (lym["AEREL"] == "PROBABLY RELATED").mean() > 0.9
+
+
+@pytest.mark.parametrize(
+    ("category", "grade", "serious"),
+    [("CRS", 3, "Y"), ("ICANS", 4, "Y"), ("CRS", 2, "N"), (None, 4, "N"), (None, 5, "Y")],
+)
+def test_seriousness_rule(category: str | None, grade: int, serious: str) -> None:
+    assert seriousness(category, grade) == serious
+
+
+def test_lab_toxicities_are_not_serious_events(trial: dict[str, pl.DataFrame]) -> None:
+    """A grade 3-4 lab value is a finding, not by itself an SAE (ICH E2A): before SIM-SAE every
+    grade >= 3 AE was serious, and sz003-car-nk's report showed 85% of subjects with an SAE."""
+    ae = trial["AE"]
+    labs = ae.filter(pl.col("AEBODSYS") == "Investigations")
+    assert labs.filter(pl.col("AETOXGR").cast(pl.Int64) >= 3).height > 0
+    assert (labs["AESER"] == "N").all()
+    crs = ae.filter(pl.col("AECAT").is_in(["CRS", "ICANS"]))
+    expected = ["Y" if int(g) >= 3 else "N" for g in crs["AETOXGR"]]
+    assert crs["AESER"].to_list() == expected

@@ -27,7 +27,13 @@ from hcctrial.simulate.records import (
     iso,
 )
 
-__all__ = ["ctcae_grade", "labs_and_events", "post_embolisation_syndrome", "relatedness"]
+__all__ = [
+    "ctcae_grade",
+    "labs_and_events",
+    "post_embolisation_syndrome",
+    "relatedness",
+    "seriousness",
+]
 
 #: Onset windows (days after the event) of the relatedness rule (assumption SIM-AEREL).
 TACE_LIVER_WINDOW_DAYS = 14
@@ -80,6 +86,22 @@ def relatedness(
 
 #: A: day-to-day variation of a followed lab value, log-SD 0.08 (8%).
 LAB_NOISE_SD = 0.08
+
+
+def seriousness(category: str | None, grade: int) -> str:
+    """AESER of a simulated AE (assumption SIM-SAE).
+
+    Serious (ICH E2A: fatal, life-threatening, requiring or prolonging hospitalisation): a fatal
+    AE, and CRS or ICANS of grade >= 3 (ASTCT grade 3 needs vasopressors or high-flow oxygen,
+    i.e. inpatient care). A lab toxicity is a finding, not by itself a serious event, and the
+    post-embolisation syndrome is grade 1-2: neither is serious.
+
+    >>> seriousness("CRS", 3), seriousness(None, 4), seriousness(None, 5), seriousness("PES", 2)
+    ('Y', 'N', 'Y', 'N')
+    """
+    if grade >= 5 or (category in ("CRS", "ICANS") and grade >= 3):
+        return "Y"
+    return "N"
 
 
 def post_embolisation_syndrome(
@@ -494,7 +516,7 @@ def _ae(
         "AEBODSYS": soc,
         "AECAT": cat,
         "AETOXGR": str(grade),
-        "AESER": "Y" if grade >= 3 else "N",
+        "AESER": seriousness(cat, grade),
         "AEREL": rel,
         "AEOUT": "FATAL" if grade == 5 else "RECOVERED/RESOLVED",
         "AEDLT": dlt,

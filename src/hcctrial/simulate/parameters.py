@@ -484,6 +484,7 @@ ASSUMPTIONS: tuple[tuple[str, str, str], ...] = (
     ("SIM-WITHDRAW", "withdrawal during screening", "10% of eligible patients (Parekh 2022: 11%)"),
     ("SIM-PES", "post-embolisation syndrome symptoms", "fever 70%, pain 75%, nausea 40%"),
     ("SIM-AEREL", "AE relatedness", "by cause and timing (hcctrial.simulate.events.relatedness)"),
+    ("SIM-SAE", "AE seriousness", "fatal AEs and CRS/ICANS grade >= 3; lab toxicities not serious"),
     ("SIM-VISIT", "visits", "5% missed; jitter normal sd 2 days within the window"),
     ("SIM-JUDGE", "investigator-judgement criteria", "decided in the patient's favour"),
     ("SIM-EFFECT", "treatment effect", "hazards and growth constant x HR in the experimental arm"),
