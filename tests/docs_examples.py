@@ -47,10 +47,7 @@ _EXIT = re.compile(r"\[exit code (\d+)\]")
 _TMP = re.compile(r"/tmp/hcctrial-[A-Za-z0-9_-]+")
 
 #: pages whose examples are not run here, and why
-NOT_RUN = {
-    "web.md": "its examples start a server and print one-time passwords; "
-    "tests/web/test_cli.py runs those commands",
-}
+NOT_RUN: dict[str, str] = {}
 
 
 @dataclass(frozen=True)
@@ -110,6 +107,9 @@ def normal(text: str) -> str:
     text = re.sub(r" \d+:\d\d:\d\d$", " <elapsed>", text, flags=re.M)
     text = re.sub(r"on or before \d{4}-\d\d-\d\d", "on or before <today>", text)
     text = re.sub(r"(?m)^DTSTAMP:\d{8}T\d{6}Z$", "DTSTAMP:<now>", text)
+    # web.md: generated one-time passwords, and the UTC time of an audit entry
+    text = re.sub(r"(?i)(one-time password:? )[A-Za-z0-9_-]{16,}", r"\1<password>", text)
+    text = re.sub(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?\+00:00", "<UTC time>", text)
     return "\n".join(line.rstrip() for line in text.rstrip("\n").splitlines())
 
 
@@ -136,8 +136,34 @@ def _bad_safety_folders(folder: Path) -> None:
     ae.write_csv(folder / "bad_study" / "ae.csv")
 
 
+@contextlib.contextmanager
+def _serve_answers_once() -> Iterator[None]:
+    """web.md's ``hcctrial serve`` runs for real (the first-start admin account, the messages)
+    but does not keep serving: ``uvicorn.run`` is replaced, while the page runs, by one request
+    for the login page through the app in-process, which must answer 200."""
+    import uvicorn
+    from fastapi.testclient import TestClient
+
+    def answer_once(app: object, **_: object) -> None:
+        with TestClient(app) as client:  # type: ignore[arg-type]
+            status = client.get("/login").status_code
+        if status != 200:
+            raise RuntimeError(f"the served app answered /login with {status}")
+
+    run = uvicorn.run
+    uvicorn.run = answer_once  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        uvicorn.run = run
+
+
 #: what a page needs in its scratch folder beyond its file blocks
 SETUP: dict[str, Callable[[Path], None]] = {"safety.md": _bad_safety_folders}
+#: what a page's examples need around them while they run (undone afterwards)
+AROUND: dict[str, Callable[[], contextlib.AbstractContextManager[None]]] = {
+    "web.md": _serve_answers_once
+}
 
 
 def prepare(page: Path, folder: Path) -> None:
@@ -173,6 +199,7 @@ def _run_console(command: str, folder: Path, columns: int) -> str:
         for c, (file, columns_before) in zip(consoles, kept, strict=True):
             c._file, c._width = file, columns_before
     text = (out.getvalue() + err.getvalue()).replace(str(folder / "tmp") + "/", "/tmp/")
+    text = text.replace(str(folder) + "/", "")  # a file of the scratch folder: its own name
     lines = [line.rstrip() for line in text.rstrip("\n").splitlines()]
     return "\n".join(lines + ([f"[exit code {code}]"] if code else []))
 
@@ -197,12 +224,13 @@ def run_page(page: Path) -> list[tuple[Example, str]]:
         (folder / "tmp").mkdir()
         os.chdir(folder)
         try:
-            for n, example in enumerate(examples(text), 1):
-                if example.kind == "console":
-                    got = _run_console(example.source, folder, columns)
-                else:
-                    got = _run_python(example.source, f"{page.name} python example {n}")
-                results.append((example, got))
+            with AROUND.get(page.name, contextlib.nullcontext)():
+                for n, example in enumerate(examples(text), 1):
+                    if example.kind == "console":
+                        got = _run_console(example.source, folder, columns)
+                    else:
+                        got = _run_python(example.source, f"{page.name} python example {n}")
+                    results.append((example, got))
         finally:
             os.chdir(here)
     return results

@@ -27,6 +27,7 @@ AT_LEAST = {
     "schedule.md": 6,
     "screening.md": 3,
     "simulate.md": 4,
+    "web.md": 9,
 }
 
 
