@@ -307,6 +307,8 @@ def test_a_visit_is_done_by_its_name_in_any_spelling_or_by_its_window(
     status = {row[0]: row[-1] for row in _rows(page, "calendar")}
     assert status["Week 4"] == "done" and status["Day 0"] == "done"
     assert status["Week 8"] == "overdue" and status["Week 12"] == "done"
+    api = env.client.get(f"/api/subjects/{seeded['A03']}/calendar", headers=env.headers("monitor"))
+    assert {v["VISIT"]: v["STATUS"] for v in api.json()["visits"]}["Week 4"] == "done"
     # The entry forms offer the calendar's visit names for VISIT (a datalist: plain HTML).
     form = client.get(f"/subjects/{seeded['A03']}/forms/LB").text
     assert 'list="visit-names"' in form and '<option value="Week 4"></option>' in form

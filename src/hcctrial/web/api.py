@@ -62,7 +62,7 @@ from hcctrial.web.deps import (
     require,
     subject_json,
 )
-from hcctrial.web.derived import subject_calendar, subject_eligibility
+from hcctrial.web.derived import calendar_status, subject_calendar, subject_eligibility
 from hcctrial.web.export import export_study
 
 router = APIRouter(prefix="/api", route_class=TransactionRoute)
@@ -640,14 +640,27 @@ def calendar(
     principal: Principal = Depends(principal_dep),
     session: Session = Depends(db_session),
 ) -> dict[str, Any]:
-    """Planned visits from the protocol schedule (from the first treatment)."""
+    """Planned visits from the protocol schedule (from the first treatment), each with its
+    status today: done (a record names the visit, or is dated in its window), overdue,
+    window open or planned."""
     subject = load_subject(session, principal, subject_id)
     table, why = subject_calendar(session, subject)
     if table is None:
         return {"visits": [], "reason": why}
-    cols = [c for c in ("VISIT", "EVENT", "PLANDT", "WINLODT", "WINHIDT") if c in table.columns]
+    records = list(
+        session.scalars(
+            select(Record)
+            .where(Record.subject_id == subject.id, Record.status == "active")
+            .order_by(Record.id)
+        )
+    )
+    today = datetime.now(UTC).date()
+    cols = ("VISIT", "EVENT", "PLANDT", "WINLODT", "WINHIDT", "STATUS")
     return {
-        "visits": [{k: str(v) for k, v in row.items()} for row in table.select(cols).to_dicts()]
+        "visits": [
+            {k: str(row[k]) for k in cols if k in row}
+            for row in calendar_status(table, subject, records, today, limit=None)
+        ]
     }
 
 

@@ -53,6 +53,7 @@ from hcctrial.web.subject_results import (
 __all__ = [
     "DerivedCache",
     "SubjectDerived",
+    "calendar_status",
     "calendar_with_findings",
     "derived_cache",
     "subject_calendar",
@@ -268,15 +269,19 @@ CALENDAR_ROWS = 40
 
 
 def calendar_status(
-    calendar: pl.DataFrame, subject: Subject, records: list[Record], today: date
+    calendar: pl.DataFrame,
+    subject: Subject,
+    records: list[Record],
+    today: date,
+    limit: int | None = CALENDAR_ROWS,
 ) -> list[dict[str, Any]]:
-    """The first :data:`CALENDAR_ROWS` calendar rows with ``STATUS``: ``done`` (the visit is
-    done, :func:`hcctrial.web.service.visits_done`), ``overdue`` (its window closed before
+    """The first ``limit`` calendar rows (``None``: all) with ``STATUS``: ``done`` (the visit
+    is done, :func:`hcctrial.web.service.visits_done`), ``overdue`` (its window closed before
     ``today``), ``window open``, or ``planned``."""
     rows = calendar.to_dicts()
     done = visits_done(rows, [(r.domain, r.data) for r in records], subject.first_treatment_dtc)
     out = []
-    for row in rows[:CALENDAR_ROWS]:
+    for row in rows[:limit]:
         if str(row["VISIT"]) in done:
             status = "done"
         elif row["WINHIDT"] < today:
