@@ -76,3 +76,34 @@ def test_pre_baseline_records_are_not_post_baseline() -> None:
 def test_no_baseline_flag_is_an_input_error() -> None:
     with pytest.raises(InputError, match="no baseline flag"):
         lab_shift_table(grade_labs(_lb()))
+
+
+def test_both_arms_take_their_baseline_before_the_first_tace() -> None:
+    """NCT04011033: TAE/TACE on day 0 in both arms, iNKT cells from day 7 in one. ALT 40 on
+    day -3, 180 on day 3 (the post-embolisation rise). The baseline of both arms is the day -3
+    result (last observation before the first study treatment, SDTMIG 3.4 6.3.5.9), not day 3
+    for the arm whose first infusion is on day 7."""
+    from hcctrial.safety.adverse_events import derive_subject_anchors
+
+    day0 = D(2024, 3, 10)
+    dm = pl.DataFrame({"USUBJID": ["E1", "C1"], "RFXSTDTC": ["2024-03-17", "2024-03-10"]})
+    ex = pl.DataFrame(
+        {
+            "USUBJID": ["E1", "E1", "C1"],
+            "EXTRT": ["TACE", "iNKT cells", "TACE"],
+            "EXSTDTC": ["2024-03-10", "2024-03-17", "2024-03-10"],
+        }
+    )
+    anchors = derive_subject_anchors(dm, ex=ex)
+    assert anchors.sort("USUBJID")["FSTDOSDT"].to_list() == [day0, day0]
+    assert anchors.sort("USUBJID")["TRTSDT"].to_list() == [day0, D(2024, 3, 17)]
+    lb = pl.DataFrame(
+        {
+            "USUBJID": ["E1", "E1", "C1", "C1"],
+            "LBTESTCD": ["ALT"] * 4,
+            "LBSTRESN": [40.0, 180.0, 40.0, 180.0],
+            "LBDT": [day0 - dt.timedelta(days=3), day0 + dt.timedelta(days=3)] * 2,
+        }
+    )
+    flagged = derive_lab_baseline_flag(lb, anchors)
+    assert flagged["LBBLFL"].to_list() == ["Y", None, "Y", None]

@@ -165,6 +165,7 @@ def test_consort_flow_lists_every_screen_failure_with_a_reason() -> None:
     flow names both kinds (src/hcctrial/report/build.py: DS terms of failures without IE)."""
     from hcctrial.io.adsl import derive_adsl
     from hcctrial.report.build import consort_flow
+    from hcctrial.report.tables import consort_html
 
     data = simulate_trial("pd1-ko-t-tace", seed=1)
     flow = consort_flow(data, derive_adsl(data))
@@ -172,8 +173,12 @@ def test_consort_flow_lists_every_screen_failure_with_a_reason() -> None:
     withdrew = data["DS"].filter(pl.col("DSTERM").str.contains("withdrew consent")).height
     assert withdrew >= 1
     assert flow.excluded == ie_subjects + withdrew
-    reasons = dict(flow.excluded_reasons)
-    assert reasons["SCREEN FAILURE: withdrew consent before enrolment"] == withdrew
+    others = dict(flow.other_reasons)
+    assert others == {"SCREEN FAILURE: withdrew consent before enrolment": withdrew}
+    assert sum(n for _, n in flow.excluded_reasons) >= ie_subjects  # criteria only
+    html = consort_html(flow)
+    assert f"Not meeting eligibility criteria: n = {ie_subjects}" in html
+    assert f"Other reasons: n = {withdrew}" in html
 
 
 def test_pbmc_collection_opens_the_il1rap_ae_window() -> None:

@@ -145,10 +145,16 @@ def _plain(text: str) -> str:
 
 
 def consort_flow(data: StudyData, adsl: pl.DataFrame) -> ConsortFlow:
-    """CONSORT counts from DM/ADSL, screen failures (ENRLFL = N) with reasons from IE or DS."""
+    """CONSORT counts from DM/ADSL, screen failures (ENRLFL = N) with reasons from IE or DS.
+
+    With IE, the failed criteria are ``excluded_reasons`` and the failures with no IE row
+    (consent withdrawn during screening ...) ``other_reasons`` by DS term (CONSORT 2010 figure
+    1: not meeting inclusion criteria / declined / other reasons); without IE, the DS terms.
+    """
     screened = adsl.height
     failed = adsl.filter(pl.col("ENRLFL") == "N")
     reasons: list[tuple[str, int]] = []
+    other: list[tuple[str, int]] = []
     # screen failures without a failed criterion in IE (e.g. consent withdrawn during screening)
     # are listed by their DS term
     no_ie = failed.get_column("USUBJID").to_list()
@@ -168,7 +174,11 @@ def consort_flow(data: StudyData, adsl: pl.DataFrame) -> ConsortFlow:
             & (pl.col("DSDECOD").str.to_uppercase() == "SCREEN FAILURE")
         )
         counts = ds.group_by("DSTERM").agg(pl.len().alias("n")).sort("n", descending=True)
-        reasons += [(str(t), int(n)) for t, n in counts.iter_rows()]
+        by_term = [(str(t), int(n)) for t, n in counts.iter_rows()]
+        if "IE" in data:
+            other = by_term  # failures with a failed criterion are all in IE
+        else:
+            reasons = by_term  # no IE: the DS terms are the only reasons given
     enrolled = adsl.filter(pl.col("ENRLFL") == "Y")
 
     def per_arm(df: pl.DataFrame) -> list[tuple[str, int]]:
@@ -183,6 +193,7 @@ def consort_flow(data: StudyData, adsl: pl.DataFrame) -> ConsortFlow:
         screened=screened,
         excluded=failed.height,
         excluded_reasons=reasons,
+        other_reasons=other,
         enrolled=enrolled.height,
         allocated=per_arm(enrolled),
         treated=per_arm(enrolled.filter(pl.col("SAFFL") == "Y")),

@@ -9,7 +9,7 @@ layout of CONSORT 2010 item 15 "Table 1" (Schulz et al., BMJ 2010;340:c332).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import polars as pl
 from markupsafe import escape
@@ -94,6 +94,10 @@ class ConsortFlow:
     treated: list[tuple[str, int]]
     completed: list[tuple[str, int]]
     analysed: list[tuple[str, int]]
+    #: screen failures with no failed criterion (consent withdrawn, ...): CONSORT's "declined to
+    #: participate" and "other reasons", by their DS term; ``excluded_reasons`` then holds the
+    #: failed criteria only
+    other_reasons: list[tuple[str, int]] = field(default_factory=list)
 
 
 def consort_html(flow: ConsortFlow, *, randomized: bool = False) -> str:
@@ -102,6 +106,16 @@ def consort_html(flow: ConsortFlow, *, randomized: bool = False) -> str:
     more = len(flow.excluded_reasons) - 12
     if more > 0:
         reasons += f"<li>{more} further criteria (see the screening log)</li>"
+    if flow.other_reasons:
+        others = "".join(f"<li>{escape(reason)}: {n}</li>" for reason, n in flow.other_reasons)
+        n_other = sum(n for _, n in flow.other_reasons)
+        reasons = (
+            f"<li>Not meeting eligibility criteria: n = {flow.excluded - n_other}"
+            f"<ul>{reasons}</ul></li><li>Other reasons: n = {n_other}<ul>{others}</ul></li>"
+        )
+        heading = "Excluded"
+    else:
+        heading = "Excluded (did not meet criteria)"
 
     def arm_boxes(label: str, counts: list[tuple[str, int]]) -> str:
         boxes = "".join(
@@ -112,7 +126,7 @@ def consort_html(flow: ConsortFlow, *, randomized: bool = False) -> str:
     return (
         "<div class='consort' role='figure' aria-label='CONSORT flow diagram'>"
         f"<div class='box'>Assessed for eligibility: n = {flow.screened}</div>"
-        f"<div class='box side'>Excluded (did not meet criteria): n = {flow.excluded}"
+        f"<div class='box side'>{heading}: n = {flow.excluded}"
         f"<ul>{reasons}</ul></div>"
         f"<div class='box'>{'Randomized' if randomized else 'Enrolled'}: n = {flow.enrolled}</div>"
         + arm_boxes("Allocated to", flow.allocated)

@@ -113,7 +113,9 @@ def derive_subject_anchors(
     (else DM.RFSTDTC, the SDTM reference start); ``PBMCDT`` first EX/PR/DS record naming PBMC
     or apheresis; ``TACEDT`` first EX/PR record naming TACE or chemoembolisation; ``TRTSDT``/
     ``TRTEDT`` first/last cell-therapy EX record (EXCAT or EXTRT naming cells, CAR-T, NK, CIK,
-    TIL, iNKT; else DM.RFXSTDTC/RFXENDTC); ``LSTDOSDT`` last EX record of any treatment;
+    TIL, iNKT; else DM.RFXSTDTC/RFXENDTC); ``FSTDOSDT`` first study treatment of any kind
+    (the earliest of the first EX record, the first TACE and ``TRTSDT``); ``LSTDOSDT`` last EX
+    record of any treatment;
     ``RANDDT`` DS "RANDOMIZED"; ``WDDT`` DS disposition event other than COMPLETED or DEATH.
     """
     dm = _frame(dm, "DM")
@@ -153,6 +155,7 @@ def derive_subject_anchors(
         ),
         "_trts": _first(ex, _CELL, ("EXTRT", "EXCAT"), "EXSTDTC", "_trts"),
         "_trte": _first(ex, _CELL, ("EXTRT", "EXCAT"), "EXSTDTC", "_trte", last=True),
+        "_fstdos": _first(ex, r".", ("EXTRT",), "EXSTDTC", "_fstdos"),
         "LSTDOSDT": _first(
             ex,
             r".",
@@ -184,6 +187,7 @@ def derive_subject_anchors(
         "TACEDT",
         pl.coalesce("_trts", "_rfxs").alias("TRTSDT"),
         pl.coalesce("_trte", "_rfxe").alias("TRTEDT"),
+        pl.min_horizontal("_fstdos", "TACEDT", pl.coalesce("_trts", "_rfxs")).alias("FSTDOSDT"),
         pl.coalesce("LSTDOSDT", "_trte", "_rfxe").alias("LSTDOSDT"),
         "RANDDT",
         "WDDT",

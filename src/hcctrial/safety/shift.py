@@ -1,9 +1,11 @@
 """Lab shift tables: CTCAE grade at baseline to worst grade after baseline, per term and arm.
 
 :func:`derive_lab_baseline_flag` marks the baseline record when the LB table has none: the last
-record with a numeric result on or before the subject's reference date (first infusion),
-the SDTM definition of ``LBLOBXFL``/baseline ("last observation before exposure", SDTMIG 3.4
-section 6.3.5.9; ADaM IG 1.3 ``ABLFL``). :func:`lab_shift_table` then cross-tabulates, per CTCAE
+record with a numeric result on or before the subject's first study treatment of any kind
+(``FSTDOSDT``: the first TACE of a TACE + cells arm, so that both arms of NCT04011033 take
+their baseline before the same procedure; else the first infusion ``TRTSDT``), the SDTM
+definition of ``LBLOBXFL``/baseline ("last observation before exposure", SDTMIG 3.4 section
+6.3.5.9; ADaM IG 1.3 ``ABLFL``). :func:`lab_shift_table` then cross-tabulates, per CTCAE
 term (the low and high terms of a test separately), each subject's baseline grade against the
 worst grade of the records after baseline, counting subjects.
 """
@@ -34,8 +36,10 @@ def derive_lab_baseline_flag(lb: pl.DataFrame, reference: pl.DataFrame) -> pl.Da
     Parameters
     ----------
     lb : LB with ``USUBJID, LBTESTCD, LBSTRESN`` and the date ``LBDT`` (pl.Date).
-    reference : ``USUBJID, TRTSDT`` (the first infusion, from
-        :func:`~hcctrial.safety.adverse_events.derive_subject_anchors`).
+    reference : ``USUBJID`` and ``FSTDOSDT`` (first study treatment of any kind) or
+        ``TRTSDT`` (first infusion), from
+        :func:`~hcctrial.safety.adverse_events.derive_subject_anchors`; ``FSTDOSDT`` is used
+        where the table has it.
 
     A subject without a reference date (never treated) gets no baseline. An existing
     ``LBBLFL`` column is kept as given.
@@ -45,7 +49,8 @@ def derive_lab_baseline_flag(lb: pl.DataFrame, reference: pl.DataFrame) -> pl.Da
     for col in ("USUBJID", "LBTESTCD", "LBSTRESN", "LBDT"):
         if col not in lb.columns:
             raise InputError(f"LB lacks {col} to find the baseline record", column=col)
-    ref = reference.select("USUBJID", pl.col("TRTSDT").alias("_ref"))
+    date = "FSTDOSDT" if "FSTDOSDT" in reference.columns else "TRTSDT"
+    ref = reference.select("USUBJID", pl.col(date).alias("_ref"))
     work = lb.with_row_index("_row").join(ref, on="USUBJID", how="left", maintain_order="left")
     before = work.filter(
         pl.col("LBSTRESN").is_not_null()
