@@ -79,3 +79,43 @@ def test_bad_input_exits_1_with_a_message(
 def test_unknown_protocol_exits_1(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["simulate", "-p", "no-such-trial", "--out", "x"]) == 1
     assert "error" in capsys.readouterr().err
+
+
+def test_referral_option_changes_who_is_screened(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """NCT04011033 asks for HCC relapsed after TACE (IN-RELAPSED): referring fewer patients
+    whose TACE failed (tace_failure 0.2 instead of 0.95) makes more of them fail that criterion;
+    meta and summary say nothing else changed (same seed, same target)."""
+    from hcctrial.simulate.oc import parse_referral
+
+    changed = parse_referral("tace_failure=0.2,ecog=0.6/0.35/0.05", "NCT04011033")
+    assert (changed.tace_failure, changed.ecog) == (0.2, (0.6, 0.35, 0.05))
+    relapsed_failures = {}
+    for share in ("0.95", "0.2"):
+        out = tmp_path / share
+        args = ["simulate", "-p", "NCT04011033", "-n", "20", "--seed", "3", "-o", str(out)]
+        assert main([*args, "--referral", f"tace_failure={share}"]) == 0
+        assert "screened" in capsys.readouterr().out
+        ie = pl.read_csv(out / "ie.csv")
+        relapsed_failures[share] = ie.filter(pl.col("IETESTCD") == "IN-RELAPSED").height
+        assert pl.read_csv(out / "dm.csv").filter(pl.col("ARMCD") != "SCRNFAIL").height == 20
+    assert relapsed_failures["0.2"] > 3 * max(relapsed_failures["0.95"], 1)
+
+
+@pytest.mark.parametrize(
+    ("setting", "message"),
+    [
+        ("tace_fail=0.9", "cannot read the referral setting"),
+        ("ecog=0.5/0.5", "not a number triple"),
+        ("tace_failure=1.5", "tace_failure is not a share"),
+        ("ecog=0.5/0.5/0.5", "3 shares adding up to 1"),
+        ("age_median=abc", "age_median is not a number"),
+    ],
+)
+def test_bad_referral_is_a_clear_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], setting: str, message: str
+) -> None:
+    code = main(["simulate", "-p", "NCT04011033", "-o", str(tmp_path / "s"), "--referral", setting])
+    assert code == 1
+    assert message in capsys.readouterr().err

@@ -71,6 +71,15 @@ def register(app: typer.Typer) -> None:
                 "optionally regression=1.5 (cell-product tumour regression x 1.5).",
             ),
         ] = "HR=0.75",
+        referral: Annotated[
+            str | None,
+            typer.Option(
+                "--referral",
+                help="Change who is referred for screening, e.g. tace_failure=0.6,ecog=0.6/0.35/"
+                "0.05 (prior_tace, tace_failure, gpc3_positive, withdrawal, age_median, "
+                "prior_systemic, ecog; default: the protocol's referral profile).",
+            ),
+        ] = None,
         trials: Annotated[
             int | None,
             typer.Option("--trials", help="Replicates for operating characteristics."),
@@ -94,13 +103,20 @@ def register(app: typer.Typer) -> None:
         distributions of ORR and median PFS/OS.
         """
         from hcctrial.protocol import load_protocol
-        from hcctrial.simulate.oc import operating_characteristics, parse_effect
+        from hcctrial.simulate.oc import operating_characteristics, parse_effect, parse_referral
 
         spec = load_protocol(protocol)
         chosen = parse_effect(effect)
+        referred = parse_referral(referral, spec.id) if referral is not None else None
         if trials is not None:
             oc = operating_characteristics(
-                spec, trials=trials, seed=seed, effect=chosen, n_subjects=subjects, alpha=alpha
+                spec,
+                trials=trials,
+                seed=seed,
+                effect=chosen,
+                n_subjects=subjects,
+                alpha=alpha,
+                referral=referred,
             )
             head = (
                 f"{oc.protocol_id}: {oc.trials} replicates of {oc.n_subjects} subjects, "
@@ -126,6 +142,7 @@ def register(app: typer.Typer) -> None:
                     "seed": seed,
                     "subjects": oc.n_subjects,
                     "effect": effect,
+                    "referral": referral,
                     "alpha": alpha,
                     "endpoint": oc.endpoint,
                     "power": oc.power,
@@ -149,7 +166,14 @@ def register(app: typer.Typer) -> None:
                 raise InputError(
                     "--start is not a date", value=start, expected="YYYY-MM-DD"
                 ) from None
-        data = simulate_trial(spec, seed=seed, n_subjects=subjects, effect=chosen, start_date=first)
+        data = simulate_trial(
+            spec,
+            seed=seed,
+            n_subjects=subjects,
+            effect=chosen,
+            start_date=first,
+            referral=referred,
+        )
         written = write_study(data, out)
         line, arms = _flow(data)
         if fmt is OutputFormat.table:

@@ -20,7 +20,7 @@ processed in chunks of trials to bound memory.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 
 import numpy as np
 import numpy.typing as npt
@@ -31,7 +31,13 @@ from hcctrial.errors import InputError
 from hcctrial.protocol import Protocol, load_protocol
 from hcctrial.simulate.design import arm_treatment, trial_setting
 from hcctrial.simulate.disease import ArmTreatment, Effect, simulate_outcomes, size_progression
-from hcctrial.simulate.parameters import DAYS_PER_MONTH, TOXICITY, TUMOUR, Referral
+from hcctrial.simulate.parameters import (
+    DAYS_PER_MONTH,
+    TOXICITY,
+    TUMOUR,
+    Referral,
+    referral_for,
+)
 from hcctrial.simulate.screening import screen_virtual_patients
 from hcctrial.simulate.trial import DEFAULT_START
 from hcctrial.simulate.visits import assessment_days, planned_visits
@@ -42,6 +48,7 @@ __all__ = [
     "logrank_rows",
     "operating_characteristics",
     "parse_effect",
+    "parse_referral",
 ]
 
 FloatArray = npt.NDArray[np.float64]
@@ -72,6 +79,58 @@ def parse_effect(text: str) -> Effect:
                 "effect value is not a number", value=value, expected="e.g. 0.6"
             ) from None
     return Effect(**values)
+
+
+_REFERRAL_SCALARS = ("prior_tace", "tace_failure", "age_median", "gpc3_positive", "withdrawal")
+_REFERRAL_SHARES = ("prior_systemic", "ecog")
+
+
+def parse_referral(text: str, protocol_id: str) -> Referral:
+    """``"tace_failure=0.6,ecog=0.5/0.4/0.1"`` -> the protocol's :class:`Referral` with those
+    fields changed (:func:`~hcctrial.simulate.parameters.referral_for` gives the rest).
+
+    Scalar fields: prior_tace, tace_failure, gpc3_positive, withdrawal (shares in [0, 1]) and
+    age_median (years); ``prior_systemic`` (0, 1, 2 lines) and ``ecog`` (0, 1, 2) take three
+    shares separated by ``/``. The result is checked by :class:`Referral` (shares in [0, 1],
+    three-way shares summing to 1).
+
+    >>> parse_referral("tace_failure=0.6", "NCT04011033").tace_failure
+    0.6
+    """
+    base = referral_for(protocol_id)
+    known = ", ".join((*_REFERRAL_SCALARS, *_REFERRAL_SHARES))
+    changes: dict[str, object] = {}
+    for part in text.split(","):
+        if not part.strip():
+            continue
+        key, sep, value = part.partition("=")
+        key = key.strip().lower()
+        if not sep or key not in (*_REFERRAL_SCALARS, *_REFERRAL_SHARES):
+            raise InputError(
+                f"cannot read the referral setting {part.strip()!r}",
+                value=text,
+                expected=f"name=value pairs separated by commas; names: {known}",
+            )
+        try:
+            if key in _REFERRAL_SHARES:
+                shares = tuple(float(v) for v in value.split("/"))
+                if len(shares) != 3:
+                    raise ValueError
+                changes[key] = shares
+            else:
+                changes[key] = float(value)
+        except ValueError:
+            raise InputError(
+                f"referral {key} is not a number" + (" triple" if key in _REFERRAL_SHARES else ""),
+                value=value,
+                expected="three shares a/b/c, e.g. 0.5/0.4/0.1"
+                if key in _REFERRAL_SHARES
+                else "a number, e.g. 0.6",
+            ) from None
+    if not changes:
+        return base
+    assert {f.name for f in fields(Referral)} >= set(changes)
+    return replace(base, name=f"{base.name} (changed: {text})", **changes)  # type: ignore[arg-type]
 
 
 def logrank_rows(
