@@ -4,9 +4,14 @@ Each section is computed on its own: a section the data cannot support (no tumou
 assessments yet, one arm for a comparison) is kept with the reason instead of failing the
 whole report (:class:`~hcctrial.report.document.Section.unavailable`).
 
->>> from hcctrial.report.build import build_report   # doctest: +SKIP
->>> report = build_report(load_protocol("NCT04011033"), read_study("data/"))
->>> Path("report.html").write_text(render_html(report))
+Usage (a study folder ``data/``)::
+
+    from hcctrial.io import read_study
+    from hcctrial.protocol import load_protocol
+    from hcctrial.report.build import build_report
+
+    report = build_report(load_protocol("NCT04011033"), read_study("data/"))
+    Path("report.html").write_text(render_html(report))
 """
 
 from __future__ import annotations

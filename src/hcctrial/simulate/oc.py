@@ -60,7 +60,7 @@ def parse_effect(text: str) -> Effect:
     """``"HR=0.6"`` or ``"HR=0.6,regression=1.5"`` -> :class:`Effect`.
 
     >>> parse_effect("HR=0.6")
-    Effect(hr=0.6, regression=1.0)
+    Effect(hr=0.6, regression=0.3)
     """
     values: dict[str, float] = {}
     for part in text.split(","):
