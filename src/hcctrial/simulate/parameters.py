@@ -1,6 +1,6 @@
 """Every number the virtual-trial simulator uses, with its source (one place, as data).
 
-Status of each value, as in ``/work/shared/research/simulation-parameters.md``:
+Status of each value, as in ``docs/research/simulation-parameters.md``:
 
 - **P**: read in the primary source (abstract or table);
 - **S**: secondary source only (provisional);

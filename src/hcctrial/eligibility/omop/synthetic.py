@@ -1,6 +1,6 @@
 """A seeded synthetic OMOP CDM v5.4 population of advanced-HCC patients (tests, benchmarks).
 
-Baseline distributions follow ``/work/shared/research/simulation-parameters.md`` section D
+Baseline distributions follow ``docs/research/simulation-parameters.md`` section D
 (Biselli M et al., Cancers 2024;16:1080, Table 1, Italian sorafenib cohort, n=215): median age
 69 y, 85% male; total bilirubin median 1.02 mg/dL (IQR 0.8); albumin median 3.5 g/dL
 (IQR 0.61); platelets median 129 x10^9/L (IQR 107); AFP median 36 ng/mL (IQR 538); INR median
