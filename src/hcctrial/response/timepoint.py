@@ -32,7 +32,14 @@ from hcctrial.response.lesion_states import (
     non_target_by_timepoint,
     non_target_response,
 )
-from hcctrial.response.prepare import KEYS, SUBJECT_KEYS, attach_subjects, prepare_lesions
+from hcctrial.response.prepare import (
+    KEYS,
+    SUBJECT_KEYS,
+    attach_names,
+    attach_subjects,
+    prepare_lesions,
+    sort_rows,
+)
 
 __all__ = ["TimepointResponse", "derive_timepoint_response"]
 
@@ -222,7 +229,7 @@ def derive_timepoint_response(
         .join(nt, on=TP, how="left")
         .join(n_non_target, on=KEYS, how="left")
         .join(new, on=KEYS, how="left")
-        .sort([*KEYS, "TPSEQ"])
+        .pipe(sort_rows, [*KEYS, "TPSEQ"])
     )
     complete = (pl.col("NMEAS") == pl.col("NTARGET")) & (pl.col("NTARGET") > 0)
     tp = (
@@ -285,13 +292,11 @@ def _outputs(
     crit: Criteria,
 ) -> TimepointResponse:
     rscat = "RECIST 1.1" if crit.name == "recist1.1" else "mRECIST"
-    names = subjects.with_columns(pl.col(SUBJECT_KEYS).cast(pl.Utf8))
     # _SID follows the sorted subject names, so sorting by it sorts by the names.
-    tp = tp.join(names, on=KEYS, how="left").sort([*KEYS, "VISITNUM"])
+    tp = attach_names(sort_rows(tp, [*KEYS, "VISITNUM"]), subjects)
     lesion_changes = (
-        lesion_changes.join(names, on=KEYS, how="left")
+        attach_names(sort_rows(lesion_changes, [*KEYS, "LESIONID", "VISITNUM"]), subjects)
         .with_columns(pl.col("LESIONID").cast(pl.Utf8))
-        .sort([*KEYS, "LESIONID", "VISITNUM"])
         .select(*SUBJECT_KEYS, pl.exclude([*SUBJECT_KEYS, *KEYS]))
     )
     blank_to_null = [pl.col(k).replace("", None) for k in ("RSEVAL", "RSEVALID")]
@@ -340,7 +345,7 @@ def _outputs(
             pl.when(pl.col("RSTESTCD") == "OVRLRESP").then(pl.col("RSREASND")).alias("RSREASND"),
             *KEYS,
         )
-        .sort([*KEYS, "VISITNUM", "RSTESTCD"])
+        .pipe(sort_rows, [*KEYS, "VISITNUM", "RSTESTCD"])
         .drop(KEYS)
     )
     adrs = post.select(
