@@ -6,7 +6,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from hcctrial.response.prepare import attach_names, sort_rows
+from hcctrial.response.prepare import attach_names, group_rows, sort_rows
 
 
 def _frame(n: int, seed: int) -> pl.DataFrame:
@@ -50,3 +50,9 @@ def test_attach_names_gathers_by_sid() -> None:
     out = attach_names(pl.DataFrame({"_SID": [1, 0, 1]}, schema={"_SID": pl.UInt32}), subjects)
     assert out["USUBJID"].to_list() == ["B", "A", "B"]
     assert out["RSEVAL"].to_list() == ["R1", "", "R1"]
+
+
+def test_group_rows_keeps_the_order_of_first_rows() -> None:
+    df = pl.DataFrame({"sid": [3, 1, 3, 2, 1], "v": [1.0, 1.0, 1.0, 2.0, 1.0]})
+    got = group_rows(df, ["sid", "v"], pl.len().alias("n"))
+    assert got.rows() == [(3, 1.0, 2), (1, 1.0, 2), (2, 2.0, 1)]

@@ -194,11 +194,13 @@ def target_lesions_after_baseline(measurements: pl.DataFrame) -> pl.DataFrame:
     TARGET that first appears later is not added to the sum. It is reported here, once, at
     the visit where it first appears.
     """
+    lesion_key = [*KEYS, "LESIONID"]
     tgt = measurements.filter(pl.col("ROLE") == "TARGET")
+    # Only the (few) lesions without a baseline row are grouped.
     late = (
-        tgt.group_by([*KEYS, "LESIONID"])
-        .agg(pl.col("BASELINE").any().alias("HASBASE"), pl.col("VISIT").sort_by("VISITNUM").first())
-        .filter(~pl.col("HASBASE"))
+        tgt.join(tgt.filter(pl.col("BASELINE")).select(lesion_key), on=lesion_key, how="anti")
+        .group_by(lesion_key)
+        .agg(pl.col("VISIT").sort_by("VISITNUM").first())
     )
     return problems_frame(
         late,

@@ -20,7 +20,7 @@ from __future__ import annotations
 import polars as pl
 
 from hcctrial.response.criteria import Criteria
-from hcctrial.response.prepare import KEYS, problems_frame
+from hcctrial.response.prepare import KEYS, group_rows, problems_frame
 
 ABSENT_STATES = ("ABSENT", "CR", "DISAPPEARED", "NOT PRESENT")
 PRESENT_STATES = ("PRESENT", "EQUIVOCAL", "NON-CR/NON-PD", "STABLE", "PERSISTENT")
@@ -101,15 +101,15 @@ def non_target_by_timepoint(
     n_base = base_nt.group_by(KEYS).agg(pl.len().alias("NNTARGET"))
     follow = nt.filter(~pl.col("BASELINE")).join(base_nt, on=[*KEYS, "LESIONID"], how="semi")
     state = pl.col("TUMSTATE")
-    agg = follow.group_by(TP).agg(
+    agg = group_rows(
+        follow,
+        TP,
         state.is_in(known).sum().alias("NNTEVAL"),
         state.is_in(ABSENT_STATES).sum().alias("_NABSENT"),
     )
     # Unequivocal progression of any non-target lesion, baseline-listed or not.
-    pd = (
-        nt.filter(~pl.col("BASELINE"))
-        .group_by(TP)
-        .agg(state.is_in(PROGRESSION_STATES).any().alias("_NTPD"))
+    pd = nt.filter(~pl.col("BASELINE")).pipe(
+        group_rows, TP, state.is_in(PROGRESSION_STATES).any().alias("_NTPD")
     )
     if held.height:
         problems = pl.concat(

@@ -37,6 +37,7 @@ from hcctrial.response.prepare import (
     SUBJECT_KEYS,
     attach_names,
     attach_subjects,
+    group_rows,
     prepare_lesions,
     sort_rows,
 )
@@ -94,7 +95,9 @@ def _target_by_timepoint(
         .then(pl.col("DIAM_MM") < criteria.nodal_normal_mm)
         .otherwise(pl.col("DIAM_MM") == 0)
     )
-    agg = tgt.group_by(TP).agg(
+    agg = group_rows(
+        tgt,
+        TP,
         pl.col("DIAM_MM").count().alias("NMEAS"),
         # rounded to 1e-6 mm so that the result never depends on the order of summation
         pl.col("DIAM_MM").sum().round(6).alias("_PSUM"),
@@ -117,6 +120,15 @@ def _target_by_timepoint(
         .alias("PCHG"),
     )
     return agg, n_base, lesion_changes
+
+
+def _first_by_date() -> pl.Expr:
+    """Index of the earliest ``TRDT`` in a group, a null date first (as ``sort_by("TRDT")``).
+
+    Ties: the first such row. One pass instead of sorting each group.
+    """
+    dt = pl.col("TRDT")
+    return pl.when(dt.null_count() > 0).then(dt.is_null().arg_max()).otherwise(dt.arg_min())
 
 
 def _target_response(criteria: Criteria) -> pl.Expr:
@@ -217,9 +229,11 @@ def derive_timepoint_response(
     target, n_target, lesion_changes = _target_by_timepoint(meas, crit)
     nt, n_non_target, nt_problems = non_target_by_timepoint(meas, prep.lesions, crit)
     new, new_problems = new_lesions_by_timepoint(meas, prep.lesions, crit)
-    tps = meas.group_by(TP).agg(
+    tps = group_rows(
+        meas,
+        TP,
         pl.col("TPSEQ").first(),
-        pl.col("VISIT").sort_by("TRDT").first(),
+        pl.col("VISIT").get(_first_by_date()),
         pl.col("TRDT").min().alias("ADT"),
         pl.col("BASELINE").first(),
     )
