@@ -283,11 +283,19 @@ def _keys(df: pl.DataFrame, prefix: str) -> list[pl.Expr]:
 
 
 def _dates(df: pl.DataFrame, column: str, out: str) -> pl.DataFrame:
-    """``out`` = ``column`` as a date (rule 'first'), parsed once per distinct text."""
-    lookup = df.select(pl.col(column).unique()).with_columns(
+    """``out`` = ``column`` as a date (rule 'first'), parsed once per distinct text.
+
+    The distinct texts are parsed and mapped back by a hash lookup (no join).
+    """
+    lookup = df.select(pl.col(column).drop_nulls().unique()).with_columns(
         impute_date_expr(column, "first").alias(out)
     )
-    return df.join(lookup, on=column, how="left", nulls_equal=True)
+    return df.with_columns(
+        pl.col(column)
+        .replace_strict(lookup.get_column(column), lookup.get_column(out), default=None)
+        .cast(pl.Date)
+        .alias(out)
+    )
 
 
 def _prepare_tu(tu: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -689,9 +697,11 @@ def _pick_measurements(
     # evaluable (both rows reported).
     test_key = [*lesion_tp, "TRTESTCD"]
     # (grouped only over the rows whose key occurs more than once: usually none)
+    ranked_rows = r.filter(pl.col("_RANK").is_not_null())
+    key = _row_key(ranked_rows, test_key)
+    repeated = pl.struct(test_key).is_duplicated() if key is None else key.is_duplicated()
     dup_keys = (
-        r.filter(pl.col("_RANK").is_not_null())
-        .filter(pl.struct(test_key).is_duplicated())
+        ranked_rows.filter(repeated)
         .group_by(test_key)
         .agg(pl.len().alias("_N"), pl.col("DIAM_MM").n_unique().alias("_NVAL"))
         .filter((pl.col("_N") > 1) & (pl.col("_NVAL") > 1))
