@@ -587,20 +587,18 @@ def _timepoints(r: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     no_tp = r.filter(pl.col("VISITNUM").is_null())
     probs = [problems_frame(no_tp, "TR", "visit", "row has no VISITNUM; not used", "VISITNUM")]
     r = r.filter(pl.col("VISITNUM").is_not_null())
-    base_tp = (
-        r.filter(pl.col("ROLE").is_in(["TARGET", "NON-TARGET"]))
-        .group_by(KEYS)
-        .agg(pl.col("VISITNUM").min().alias("BASE_TPNUM"))
+    # per subject-evaluator, broadcast to its rows (window over the one integer key, no join)
+    in_baseline_roles = pl.col("ROLE").is_in(["TARGET", "NON-TARGET"])
+    r = r.with_columns(
+        pl.col("VISITNUM").filter(in_baseline_roles).min().over(KEYS).alias("BASE_TPNUM")
     )
-    r = r.join(base_tp, on=KEYS, how="left")
-    base_dt = (
-        r.filter(pl.col("VISITNUM") == pl.col("BASE_TPNUM"))
-        .group_by(KEYS)
-        .agg(pl.col("TRDT").min().alias("BASE_DT"))
-    )
-    r = r.join(base_dt, on=KEYS, how="left").with_columns(
-        (pl.col("VISITNUM") == pl.col("BASE_TPNUM")).fill_null(False).alias("BASELINE")
-    )
+    r = r.with_columns(
+        pl.col("TRDT")
+        .filter(pl.col("VISITNUM") == pl.col("BASE_TPNUM"))
+        .min()
+        .over(KEYS)
+        .alias("BASE_DT")
+    ).with_columns((pl.col("VISITNUM") == pl.col("BASE_TPNUM")).fill_null(False).alias("BASELINE"))
     early = r.filter(~pl.col("BASELINE") & (pl.col("TRDT") < pl.col("BASE_DT")))
     probs.append(
         problems_frame(
