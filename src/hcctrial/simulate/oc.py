@@ -20,7 +20,8 @@ processed in chunks of trials to bound memory.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields, replace
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 
 import numpy as np
 import numpy.typing as npt
@@ -56,22 +57,38 @@ CHUNK = 2000
 MAX_TRIALS = 1_000_000
 
 
+def _settings(
+    text: str, names: tuple[str, ...], unreadable: Callable[[str], InputError]
+) -> dict[str, str]:
+    """``"a=1,b=2"`` -> ``{"a": "1", "b": "2"}`` (names lower-cased, empty parts skipped);
+    ``unreadable(part)`` is raised for a part without ``=`` or with a name not in ``names``."""
+    pairs: dict[str, str] = {}
+    for part in text.split(","):
+        if not part.strip():
+            continue
+        key, sep, value = part.partition("=")
+        key = key.strip().lower()
+        if not sep or key not in names:
+            raise unreadable(part.strip())
+        pairs[key] = value
+    return pairs
+
+
 def parse_effect(text: str) -> Effect:
     """``"HR=0.6"`` or ``"HR=0.6,regression=1.5"`` -> :class:`Effect`.
 
     >>> parse_effect("HR=0.6")
     Effect(hr=0.6, regression=0.3)
     """
+    pairs = _settings(
+        text,
+        ("hr", "regression"),
+        lambda _part: InputError(
+            "cannot read the effect", value=text, expected="HR=0.6 or HR=0.6,regression=1.5"
+        ),
+    )
     values: dict[str, float] = {}
-    for part in text.split(","):
-        if not part.strip():
-            continue
-        key, sep, value = part.partition("=")
-        key = key.strip().lower()
-        if not sep or key not in ("hr", "regression"):
-            raise InputError(
-                "cannot read the effect", value=text, expected="HR=0.6 or HR=0.6,regression=1.5"
-            )
+    for key, value in pairs.items():
         try:
             values[key] = float(value)
         except ValueError:
@@ -98,38 +115,32 @@ def parse_referral(text: str, protocol_id: str) -> Referral:
     0.6
     """
     base = referral_for(protocol_id)
-    known = ", ".join((*_REFERRAL_SCALARS, *_REFERRAL_SHARES))
+    names = (*_REFERRAL_SCALARS, *_REFERRAL_SHARES)
+    pairs = _settings(
+        text,
+        names,
+        lambda part: InputError(
+            f"cannot read the referral setting {part!r}",
+            value=text,
+            expected=f"name=value pairs separated by commas; names: {', '.join(names)}",
+        ),
+    )
     changes: dict[str, object] = {}
-    for part in text.split(","):
-        if not part.strip():
-            continue
-        key, sep, value = part.partition("=")
-        key = key.strip().lower()
-        if not sep or key not in (*_REFERRAL_SCALARS, *_REFERRAL_SHARES):
-            raise InputError(
-                f"cannot read the referral setting {part.strip()!r}",
-                value=text,
-                expected=f"name=value pairs separated by commas; names: {known}",
-            )
+    for key, value in pairs.items():
+        triple = key in _REFERRAL_SHARES
         try:
-            if key in _REFERRAL_SHARES:
-                shares = tuple(float(v) for v in value.split("/"))
-                if len(shares) != 3:
-                    raise ValueError
-                changes[key] = shares
-            else:
-                changes[key] = float(value)
+            number: object = tuple(float(v) for v in value.split("/")) if triple else float(value)
+            if triple and len(number) != 3:  # type: ignore[arg-type]
+                raise ValueError
         except ValueError:
             raise InputError(
-                f"referral {key} is not a number" + (" triple" if key in _REFERRAL_SHARES else ""),
+                f"referral {key} is not a number" + (" triple" if triple else ""),
                 value=value,
-                expected="three shares a/b/c, e.g. 0.5/0.4/0.1"
-                if key in _REFERRAL_SHARES
-                else "a number, e.g. 0.6",
+                expected="three shares a/b/c, e.g. 0.5/0.4/0.1" if triple else "a number, e.g. 0.6",
             ) from None
+        changes[key] = number
     if not changes:
         return base
-    assert {f.name for f in fields(Referral)} >= set(changes)
     return replace(base, name=f"{base.name} (changed: {text})", **changes)  # type: ignore[arg-type]
 
 

@@ -459,26 +459,23 @@ def _features(
     # (value_as_string of observation; a measurement row of a text finding has no text) in
     # aggregates of their own, each row feeding only the aggregate of its items
     def finding_rows(text: bool) -> Callable[[list[int]], ir.Table]:
+        def rows(table: ir.Table, kind: str, cids: list[int], value: ir.Value) -> ir.Table:
+            """``person_id, code, d, i, v`` of ``table`` (OMOP observation or measurement)."""
+            concept, day = table[f"{kind}_concept_id"], table[f"{kind}_date"]
+            return table.filter(_in(concept, cids), day <= ibis.literal(as_of)).select(
+                "person_id",
+                code=concept.cast("int64"),
+                d=day,
+                i=table[f"{kind}_id"].cast("int64"),
+                v=value,
+            )
+
         def source(cids: list[int]) -> ir.Table:
-            o = obs.filter(
-                _in(obs.observation_concept_id, cids), obs.observation_date <= ibis.literal(as_of)
-            ).select(
-                "person_id",
-                code=obs.observation_concept_id.cast("int64"),
-                d=obs.observation_date,
-                i=obs.observation_id.cast("int64"),
-                v=obs.value_as_string if text else obs.value_as_number.cast("float64"),
+            o_value = obs.value_as_string if text else obs.value_as_number.cast("float64")
+            m_value = ibis.null("string") if text else meas.value_as_number.cast("float64")
+            return rows(obs, "observation", cids, o_value).union(
+                rows(meas, "measurement", cids, m_value)
             )
-            m = meas.filter(
-                _in(meas.measurement_concept_id, cids), meas.measurement_date <= ibis.literal(as_of)
-            ).select(
-                "person_id",
-                code=meas.measurement_concept_id.cast("int64"),
-                d=meas.measurement_date,
-                i=meas.measurement_id.cast("int64"),
-                v=ibis.null("string") if text else meas.value_as_number.cast("float64"),
-            )
-            return o.union(m)
 
         return source
 
