@@ -108,7 +108,7 @@ def test_parquet_folder_is_checked(tmp_path: Path, tables: dict[str, pl.DataFram
 
 
 def test_shared_features_give_the_same_answers(duckdb_path: str) -> None:
-    """Several protocols share one materialized feature table; each protocol's per-criterion
+    """Several protocols share one feature table in one query; each protocol's per-criterion
     results and decisions equal those of screening it alone."""
     con = connect_omop(duckdb_path)
     protocols = [load_protocol(PROTOCOL), load_protocol("NCT04162158"), load_protocol("SZ003")]

@@ -111,24 +111,24 @@ def test_spark_agrees_with_duckdb(spark: Any, duck: Any) -> None:
 def test_spark_all_protocols_share_one_feature_table(
     spark: Any, duck: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """All five built-in protocols on Spark through ONE cached feature table (what the
+    """All five built-in protocols on Spark in ONE query over one feature table (what the
     benchmark runs): the same decisions, details, per-criterion values and CONSORT counts as
     DuckDB, and the same per-criterion values and decisions as the one-patient evaluator."""
     from hcctrial.eligibility.omop import population
     from hcctrial.protocol import builtin_protocols
 
-    built: list[str] = []
-    real = population.materialize
+    built: list[tuple[str, int]] = []
+    real = population.compile_protocols
 
-    def spy(con: Any, table: Any) -> Any:
-        built.append(getattr(con, "name", ""))
-        return real(con, table)
+    def spy(con: Any, protocols: Any, *args: Any, **kwargs: Any) -> Any:
+        built.append((getattr(con, "name", ""), len(protocols)))
+        return real(con, protocols, *args, **kwargs)
 
-    monkeypatch.setattr(population, "materialize", spy)
+    monkeypatch.setattr(population, "compile_protocols", spy)
     protocols = list(builtin_protocols().values())
     assert len(protocols) == 5
     on_spark = screen_population(spark, protocols, AS_OF, today=TODAY, find_problems=False)
-    assert built == ["pyspark"]  # one shared table (all five protocols have one look-back)
+    assert built == [("pyspark", 5)]  # one query (all five protocols have one look-back)
     on_duck = screen_population(duck, protocols, AS_OF, today=TODAY, find_problems=False)
     assert on_spark.decisions.equals(on_duck.decisions)
     assert on_spark.counts.equals(on_duck.counts)

@@ -43,7 +43,13 @@ from hcctrial.eligibility.omop.checks import PROBLEM_FLAGS, TEXT_FINDINGS, clean
 from hcctrial.eligibility.omop.concepts import finding_names
 from hcctrial.errors import InputError
 
-__all__ = ["CompiledProtocol", "build_features", "compile_protocol", "unit_factors"]
+__all__ = [
+    "CompiledProtocol",
+    "build_features",
+    "compile_protocol",
+    "compile_protocols",
+    "unit_factors",
+]
 
 _NEVER_DAYS = 10**9  # days_since() of an event that never happened compares as "long ago"
 _CMP = {
@@ -64,6 +70,7 @@ class CompiledProtocol:
     criteria: list[Criterion]
     query: ir.Table
     columns: dict[str, str]  # criterion id -> column name
+    prefix: str = ""  # of its DECISION and DETAIL columns in a multi-protocol query
 
 
 def _needs(
@@ -288,7 +295,12 @@ def _latest_wide(
             for name, (ids, column) in mine.items():
                 value = t[column]
                 pick = text if value.type().is_string() else number
-                aggs[name] = pick(value, t._key, where=_in(t[code_col], list(ids)))
+                # the key masked to NULL off the item (arg_max_null / max_by skip NULL keys)
+                # rather than FILTER (WHERE ...): DuckDB copies the aggregate's input
+                # chunk for each filter, 4x slower here (28 outputs over 8.7M lab rows:
+                # 4.1 s filtered, 1.1 s masked, the same values)
+                key = ibis.ifelse(_in(t[code_col], list(ids)), t._key, ibis.null("int64"))
+                aggs[name] = pick(value, key)
             out.append(t.group_by("person_id").aggregate(**aggs))
             continue
         item = ibis.cases(
@@ -511,7 +523,8 @@ def _features(
         events = events.filter(events.item.isin(wanted), events.s <= ibis.literal(as_of))
         capped = ibis.least(events["last"], ibis.literal(as_of))
         aggs = {
-            f"last__{c}": capped.max(where=events.item.isin(sorted(m))) for c, m in members.items()
+            f"last__{c}": ibis.ifelse(events.item.isin(sorted(m)), capped, ibis.null("date")).max()
+            for c, m in members.items()
         }
         wide = events.group_by("person_id").aggregate(**aggs)
         feats = feats.left_join(wide, "person_id").drop("person_id_right")
@@ -703,6 +716,59 @@ def build_features(
     return _features(con, criteria, as_of, lookback_days, today or date.today(), cmap)
 
 
+def _criterion_columns(
+    feats: ir.Table, criteria: list[Criterion], as_of: date, prefix: str
+) -> tuple[dict[str, ir.Value], dict[str, str], bool]:
+    """One boolean column per criterion over the feature table (NULL = unknown; criteria
+    left to investigator judgement are NULL): ``(column -> expression, criterion id ->
+    column, any left to judgement)``."""
+    compiler = _Compiler(feats, as_of)
+    columns: dict[str, str] = {}
+    results: dict[str, ir.Value] = {}
+    pending = False
+    for i, c in enumerate(criteria):
+        col = f"{prefix}c{i:02d}"
+        columns[c.id] = col
+        if c.expression is None:
+            results[col] = ibis.null("boolean")
+            pending = True
+            continue
+        results[col] = compiler.compile(c.expression.tree)
+    return results, columns, pending
+
+
+def _decision_columns(
+    q: ir.Table, criteria: list[Criterion], columns: dict[str, str], pending: bool, prefix: str
+) -> dict[str, ir.Value]:
+    """``DECISION`` and ``DETAIL`` from the criterion columns, ``_dup`` and ``_problem`` (any
+    other problem flag) of ``q`` (the rules of ``evaluate._decide``): a duplicate person is 'incomplete' before anything,
+    then a failed criterion makes 'ineligible', an unknown one or an input problem
+    'incomplete', one left to judgement 'incomplete' (pending), else 'eligible'."""
+    problem = q._problem
+    decided = [(c, q[columns[c.id]]) for c in criteria if c.expression is not None]
+    any_fail = ibis.literal(False)
+    any_unknown = ibis.literal(False)
+    for c, col in decided:
+        any_fail = any_fail | (col == (c.kind == "exclusion")).fill_null(False)
+        any_unknown = any_unknown | col.isnull()
+    decision = ibis.cases(
+        (q._dup, "incomplete"),
+        (any_fail, "ineligible"),
+        (any_unknown | problem, "incomplete"),
+        (ibis.literal(pending), "incomplete"),
+        else_="eligible",
+    )
+    detail = ibis.cases(
+        (q._dup, "record problem: duplicate person id"),
+        (any_fail, "fails a criterion"),
+        (any_unknown, "unknown criteria"),
+        (problem, "input problems"),
+        (ibis.literal(pending), "eligible pending investigator judgement"),
+        else_="meets every criterion",
+    )
+    return {f"{prefix}DECISION": decision, f"{prefix}DETAIL": detail}
+
+
 def compile_protocol(
     con: Any,
     protocol_id: str,
@@ -723,57 +789,72 @@ def compile_protocol(
     as_of : the screening date; ``today``: lab rows dated later are data problems.
     concept_map : the vocabulary -> code map (default :func:`..concepts.concept_map`).
     features : the person-level features of :func:`build_features` for these criteria (or
-        more), e.g. materialized once for several protocols; built here when not given.
+        more); built here when not given.
+    """
+    query, (compiled,) = compile_protocols(
+        con,
+        [(protocol_id, criteria)],
+        as_of,
+        lookback_days,
+        today=today,
+        concept_map=concept_map,
+        features=features,
+        prefixes=[""],
+    )
+    compiled.query = query
+    return compiled
+
+
+def compile_protocols(
+    con: Any,
+    protocols: list[tuple[str, list[Criterion]]],
+    as_of: date,
+    lookback_days: int,
+    *,
+    today: date | None = None,
+    concept_map: pl.DataFrame | None = None,
+    features: ir.Table | None = None,
+    prefixes: list[str] | None = None,
+) -> tuple[ir.Table, list[CompiledProtocol]]:
+    """One query screening several protocols with the same look-back over one feature table:
+    ``person_id``, the problem flags, ``_problem`` (any flag but ``_dup``) and, per protocol, its criterion columns, ``DECISION``
+    and ``DETAIL``, named with the protocol's prefix (default ``p0_``, ``p1_``, ...).
+
+    The features are computed once inside the query (not stored in a temporary table and
+    read back once per protocol). Each :class:`CompiledProtocol` returned names its columns
+    in this query; its ``query`` is the same table.
     """
     feats = (
         features
         if features is not None
         else build_features(
-            con, criteria, as_of, lookback_days, today=today, concept_map=concept_map
+            con,
+            [c for _, criteria in protocols for c in criteria],
+            as_of,
+            lookback_days,
+            today=today,
+            concept_map=concept_map,
         )
     )
-    compiler = _Compiler(feats, as_of)
-    columns: dict[str, str] = {}
-    results: dict[str, ir.Value] = {}
-    pending = False
-    for i, c in enumerate(criteria):
-        col = f"c{i:02d}"
-        columns[c.id] = col
-        if c.expression is None:
-            results[col] = ibis.null("boolean")
-            pending = True
-            continue
-        results[col] = compiler.compile(c.expression.tree)
+    prefixes = prefixes if prefixes is not None else [f"p{k}_" for k in range(len(protocols))]
     flags = {flag: feats[flag].fill_null(False) for flag in PROBLEM_FLAGS}
-    q = feats.select("person_id", **flags, **results)
+    results: dict[str, ir.Value] = {}
+    parts = []
+    for (protocol_id, criteria), prefix in zip(protocols, prefixes, strict=True):
+        cols, columns, pending = _criterion_columns(feats, criteria, as_of, prefix)
+        results |= cols
+        parts.append((protocol_id, criteria, columns, pending, prefix))
     problem = ibis.literal(False)
     for flag in PROBLEM_FLAGS:
         if flag != "_dup":
-            problem = problem | q[flag]
-    q = q.mutate(_problem=problem)
-    any_fail = ibis.literal(False)
-    for i, c in enumerate(criteria):
-        if c.expression is not None:
-            any_fail = any_fail | (q[f"c{i:02d}"] == (c.kind == "exclusion")).fill_null(False)
-    any_unknown = ibis.literal(False)
-    for i, c in enumerate(criteria):
-        if c.expression is not None:
-            any_unknown = any_unknown | q[f"c{i:02d}"].isnull()
-    # evaluate._decide: a record problem (duplicate person) makes 'incomplete' before anything
-    decision = ibis.cases(
-        (q._dup, "incomplete"),
-        (any_fail, "ineligible"),
-        (any_unknown | q._problem, "incomplete"),
-        (ibis.literal(pending), "incomplete"),
-        else_="eligible",
-    )
-    detail = ibis.cases(
-        (q._dup, "record problem: duplicate person id"),
-        (any_fail, "fails a criterion"),
-        (any_unknown, "unknown criteria"),
-        (q._problem, "input problems"),
-        (ibis.literal(pending), "eligible pending investigator judgement"),
-        else_="meets every criterion",
-    )
-    query = q.mutate(DECISION=decision, DETAIL=detail)
-    return CompiledProtocol(protocol_id, list(criteria), query, columns)
+            problem = problem | flags[flag]
+    q = feats.select("person_id", **flags, _problem=problem, **results)
+    decisions: dict[str, ir.Value] = {}
+    for _, criteria, columns, pending, prefix in parts:
+        decisions |= _decision_columns(q, criteria, columns, pending, prefix)
+    query = q.mutate(**decisions)
+    compiled = [
+        CompiledProtocol(protocol_id, list(criteria), query, columns, prefix)
+        for protocol_id, criteria, columns, _, prefix in parts
+    ]
+    return query, compiled

@@ -13,7 +13,6 @@ per-person decisions and CONSORT-style counts per criterion:
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -23,8 +22,8 @@ from typing import Any
 import polars as pl
 
 from hcctrial.eligibility.evaluate import criteria_from_protocol
-from hcctrial.eligibility.omop.checks import flag_labels, problem_text
-from hcctrial.eligibility.omop.compile import build_features, compile_protocol
+from hcctrial.eligibility.omop.checks import PROBLEM_FLAGS, flag_labels, problem_text
+from hcctrial.eligibility.omop.compile import compile_protocols
 from hcctrial.eligibility.omop.problems import PROBLEM_SCHEMA, problem_rows
 from hcctrial.errors import InputError
 
@@ -92,34 +91,6 @@ def connect_omop(url: str) -> Any:
             expected="OMOP CDM v5.4 tables " + ", ".join(OMOP_TABLES),
         )
     return con
-
-
-def materialize(con: Any, table: Any) -> tuple[Any, Callable[[], None]]:
-    """``table`` computed once into a temporary table of the backend, and how to drop it.
-
-    DuckDB and PostgreSQL get a ``TEMP`` table, PySpark a cached DataFrame (Ibis ``cache``);
-    a backend that refuses gets the unmaterialized expression back (correct, only slower).
-    """
-    import uuid
-
-    if getattr(con, "name", "") == "pyspark":
-        # Ibis' pyspark cache() compiles the SQL without registering the in-memory tables
-        # (the concept map, the unit factors) first: register them, as execute() does
-        con._run_pre_execute_hooks(table)
-        cached = table.cache()
-        return cached, cached.release
-    name = f"_hcctrial_features_{uuid.uuid4().hex[:12]}"
-    try:
-        con.create_table(name, table, temp=True)
-    except Exception:  # backend-specific: no temporary tables
-        return table, lambda: None
-
-    def release() -> None:
-        # the session may be gone: temporary tables end with it anyway
-        with contextlib.suppress(Exception):
-            con.raw_sql(f'DROP TABLE IF EXISTS "{name}"')
-
-    return con.table(name), release
 
 
 def _counts(
@@ -193,7 +164,9 @@ def screen_population(
     on_protocol: Callable[[str], None] | None = None,
     find_problems: bool = True,
 ) -> PopulationResult:
-    """Screen every person in the OMOP database against each protocol (one query each).
+    """Screen every person in the OMOP database against each protocol: one query per group of
+    protocols with the same look-back (:func:`compile_protocols`; the five built-in ones are
+    one group), which reads the OMOP tables once for all of them.
 
     Parameters
     ----------
@@ -205,48 +178,52 @@ def screen_population(
     """
     decisions, per_criterion, counts = [], {}, []
     parsed = [(p, *criteria_from_protocol(p)) for p in protocols]
-    # protocols with the same look-back share one feature table, built once (materialized)
-    groups: dict[int, list[Any]] = {}
-    for _, criteria, lookback in parsed:
-        groups.setdefault(lookback, []).extend(criteria)
-    shared: dict[int, Any] = {}
-    releases: list[Callable[[], None]] = []
-    try:
-        for lookback, criteria in groups.items():
-            feats = build_features(
-                con, criteria, as_of, lookback, today=today, concept_map=concept_map
-            )
-            if len(parsed) > 1:
-                feats, release = materialize(con, feats)
-                releases.append(release)
-            shared[lookback] = feats
-        for protocol, criteria, lookback in parsed:
-            compiled = compile_protocol(
-                con, protocol.id, criteria, as_of, lookback, features=shared[lookback]
-            )
-            table = pl.from_arrow(compiled.query.to_pyarrow())
-            assert isinstance(table, pl.DataFrame)
-            table = table.sort("person_id")
-            decisions.append(
-                table.select(
-                    "person_id",
-                    pl.lit(protocol.id).alias("PROTOCOL"),
-                    "DECISION",
-                    detail_text(table, criteria, compiled.columns),
-                    problem_text(table),
-                )
-            )
-            per_criterion[protocol.id] = table.select(
+    # protocols with the same look-back share one feature table and one query, which reads
+    # the tables once and returns every protocol's columns (prefixed p0_, p1_, ...)
+    groups: dict[int, list[tuple[Any, list[Any]]]] = {}
+    for protocol, criteria, lookback in parsed:
+        groups.setdefault(lookback, []).append((protocol, criteria))
+    done: dict[str, tuple[pl.DataFrame, Any]] = {}
+    for lookback, members in groups.items():
+        query, compiled = compile_protocols(
+            con,
+            [(protocol.id, criteria) for protocol, criteria in members],
+            as_of,
+            lookback,
+            today=today,
+            concept_map=concept_map,
+        )
+        table = pl.from_arrow(query.to_pyarrow())
+        assert isinstance(table, pl.DataFrame)
+        table = table.sort("person_id")
+        for one in compiled:
+            mine = table.select(
                 "person_id",
-                *[pl.col(col).alias(cid) for cid, col in compiled.columns.items()],
-                "DECISION",
+                *PROBLEM_FLAGS,
+                *one.columns.values(),
+                pl.col(f"{one.prefix}DECISION").alias("DECISION"),
+                pl.col(f"{one.prefix}DETAIL").alias("DETAIL"),
             )
-            counts.append(_counts(protocol.id, criteria, table, compiled.columns))
-            if on_protocol is not None:
-                on_protocol(protocol.id)
-    finally:
-        for release in releases:
-            release()
+            done[one.protocol_id] = (mine, one)
+    for protocol, criteria, _ in parsed:
+        table, one = done[protocol.id]
+        decisions.append(
+            table.select(
+                "person_id",
+                pl.lit(protocol.id).alias("PROTOCOL"),
+                "DECISION",
+                detail_text(table, criteria, one.columns),
+                problem_text(table),
+            )
+        )
+        per_criterion[protocol.id] = table.select(
+            "person_id",
+            *[pl.col(col).alias(cid) for cid, col in one.columns.items()],
+            "DECISION",
+        )
+        counts.append(_counts(protocol.id, criteria, table, one.columns))
+        if on_protocol is not None:
+            on_protocol(protocol.id)
     result = PopulationResult(pl.concat(decisions), per_criterion, pl.concat(counts))
     if find_problems:
         result.problems = problem_rows(con, today or date.today(), concept_map)
