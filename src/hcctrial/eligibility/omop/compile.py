@@ -741,9 +741,10 @@ def _decision_columns(
     q: ir.Table, criteria: list[Criterion], columns: dict[str, str], pending: bool, prefix: str
 ) -> dict[str, ir.Value]:
     """``DECISION`` and ``DETAIL`` from the criterion columns, ``_dup`` and ``_problem`` (any
-    other problem flag) of ``q`` (the rules of ``evaluate._decide``): a duplicate person is 'incomplete' before anything,
-    then a failed criterion makes 'ineligible', an unknown one or an input problem
-    'incomplete', one left to judgement 'incomplete' (pending), else 'eligible'."""
+    other problem flag) of ``q`` (the rules of ``evaluate._decide``): a duplicate person is
+    'incomplete' before anything, then a failed criterion makes 'ineligible', an unknown one
+    or an input problem 'incomplete', one left to judgement 'incomplete' (pending), else
+    'eligible'."""
     problem = q._problem
     decided = [(c, q[columns[c.id]]) for c in criteria if c.expression is not None]
     any_fail = ibis.literal(False)
@@ -817,8 +818,9 @@ def compile_protocols(
     prefixes: list[str] | None = None,
 ) -> tuple[ir.Table, list[CompiledProtocol]]:
     """One query screening several protocols with the same look-back over one feature table:
-    ``person_id``, the problem flags, ``_problem`` (any flag but ``_dup``) and, per protocol, its criterion columns, ``DECISION``
-    and ``DETAIL``, named with the protocol's prefix (default ``p0_``, ``p1_``, ...).
+    ``person_id``, the problem flags, ``_problem`` (any flag but ``_dup``) and, per protocol,
+    its criterion columns, ``DECISION`` and ``DETAIL``, named with the protocol's prefix
+    (default ``p0_``, ``p1_``, ...).
 
     The features are computed once inside the query (not stored in a temporary table and
     read back once per protocol). Each :class:`CompiledProtocol` returned names its columns

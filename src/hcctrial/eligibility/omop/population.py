@@ -128,18 +128,26 @@ def detail_text(table: pl.DataFrame, criteria: Sequence[Any], columns: dict[str,
     """The ``DETAIL`` of each person, naming the criteria as the one-patient evaluator does:
     ``fails IN-A, EX-B``, ``unknown: IN-C``, ``eligible pending investigator judgement (EX-J)``.
     """
+    # each text only where the DETAIL shows it (rows that do not need it share one empty
+    # combination in flag_labels instead of adding their own)
+    marked = table.select(
+        "DETAIL",
+        *[pl.col(col) for col in columns.values()],
+        _nf=pl.col("DETAIL") == "fails a criterion",
+        _nu=pl.col("DETAIL") == "unknown criteria",
+    )
     fails, unknown = [], []
     for c in criteria:
         if c.expression is None:
             continue
         col = pl.col(columns[c.id])
-        fails.append(((col == (c.kind == "exclusion")).fill_null(False), c.id))
-        unknown.append((col.is_null(), c.id))
+        fails.append(((col == (c.kind == "exclusion")) & pl.col("_nf"), c.id))
+        unknown.append((col.is_null() & pl.col("_nu"), c.id))
     pending = ", ".join(c.id for c in criteria if c.expression is None)
-    texts = table.select(
+    texts = marked.select(
         "DETAIL",
-        flag_labels(table, fails, ", ").alias("_fails"),
-        flag_labels(table, unknown, ", ").alias("_unknown"),
+        flag_labels(marked, fails, ", ").alias("_fails"),
+        flag_labels(marked, unknown, ", ").alias("_unknown"),
     )
     detail = pl.col("DETAIL")
     return texts.select(
