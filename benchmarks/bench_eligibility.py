@@ -9,11 +9,12 @@ process, VmHWM, so one measurement does not inherit another's memory):
 - ``DuckDB``: the seeded synthetic OMOP population (:func:`hcctrial.eligibility.omop.
   synthetic_omop`, 1,000,000 persons, about 30 measurement rows each), written once to a
   DuckDB file in ``/tmp/hcctrial_bench`` and reused; all five protocols with
-  :func:`screen_population` (one shared feature table, one query per protocol), then the
+  :func:`screen_population` (one query for the five, the features computed once), then the
   problem-rows report; DuckDB limited to 2 threads and 4 GB.
 - ``floor``: one plain scan-and-aggregate of the same ``measurement`` table in the same
-  process: ``SELECT person_id, max(measurement_date), max(value_as_number), count(*) FROM
-  measurement GROUP BY person_id`` fetched as Arrow.
+  process, run cold once and then warm (best of 3; the ratio is to the warm floor, as the
+  screen runs warm): ``SELECT person_id, max(measurement_date), max(value_as_number),
+  count(*) FROM measurement GROUP BY person_id`` fetched as Arrow.
 - ``evaluator loop``: the one-patient evaluator over a random sample of persons
   (:func:`records_from_omop` + :func:`screen_patient`, all five protocols), scaled linearly to
   the population; its decisions are compared with the query's on the sample.
@@ -167,12 +168,20 @@ def _duckdb_run(db: str, sample: int, queue: Any) -> None:
     con.raw_sql("SET memory_limit = '4GB'")
     protocols = list(builtin_protocols().values())
     info: dict[str, Any] = {}
-    t0, c0 = time.perf_counter(), _cpu_s()
-    floor = con.raw_sql(FLOOR_SQL).to_arrow_table()
-    info["floor_s"], info["floor_cpu_s"] = time.perf_counter() - t0, _cpu_s() - c0
-    info["floor_rows"] = floor.num_rows
-    del floor
+    # the floor cold (first read of the file in this process) and warm (best of 3): the
+    # screen runs warm, after the one-protocol run has read the tables, so the ratio is to
+    # the warm floor
+    runs = []
+    for _ in range(4):
+        t0, c0 = time.perf_counter(), _cpu_s()
+        floor = con.sql(FLOOR_SQL).to_pyarrow()
+        runs.append((time.perf_counter() - t0, _cpu_s() - c0))
+        info["floor_rows"] = floor.num_rows
+        del floor
+    info["floor_cold_s"] = runs[0][0]
+    info["floor_s"], info["floor_cpu_s"] = min(runs[1:])
     info["measurement_rows"] = con.table("measurement").count().execute()
+    info["observation_rows"] = con.table("observation").count().execute()
     info["persons"] = con.table("person").count().execute()
     t0 = time.perf_counter()
     one = screen_population(con, protocols[-1:], AS_OF, today=TODAY, find_problems=False)
@@ -236,11 +245,14 @@ def _spark_run(folder: str, queue: Any) -> None:
     session = spark_session("local[2]")
     con = connect_spark(folder, OMOP_TABLES, session=session)
     info["startup_s"] = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    floor = session.sql(FLOOR_SQL).toArrow()
-    info["floor_s"] = time.perf_counter() - t0
-    info["floor_rows"] = floor.num_rows
-    del floor
+    runs = []
+    for _ in range(3):  # cold, then warm (best of 2), as for DuckDB
+        t0 = time.perf_counter()
+        floor = session.sql(FLOOR_SQL).toArrow()
+        runs.append(time.perf_counter() - t0)
+        info["floor_rows"] = floor.num_rows
+        del floor
+    info["floor_cold_s"], info["floor_s"] = runs[0], min(runs[1:])
     protocols = list(builtin_protocols().values())
     t0 = time.perf_counter()
     result = screen_population(con, protocols, AS_OF, today=TODAY, find_problems=False)
@@ -348,11 +360,12 @@ def render(r: dict[str, Any]) -> str:
         "",
         "| run | wall time | peak RSS | ratio to the floor |",
         "|---|---|---|---|",
-        f"| floor: one scan-and-aggregate of `measurement` by person (Arrow result) | "
-        f"{d['floor_s']:.1f} s | | 1 |",
+        f"| floor: one scan-and-aggregate of `measurement` by person (Arrow result), warm "
+        f"(best of 3; the first, cold run: {d.get('floor_cold_s', float('nan')):.1f} s) | "
+        f"{d['floor_s']:.2f} s | | 1 |",
         f"| one protocol ({d['one_protocol']}) | {d['one_protocol_s']:.1f} s | | "
         f"{ratio_one:.0f}x |",
-        f"| all five protocols (one shared feature table, one query each) | "
+        f"| all five protocols (one query, the features computed once) | "
         f"{d['all_s']:.1f} s | {d['peak_rss_mb']:,.0f} MB (whole process) | {ratio_all:.0f}x |",
         f"| problem-rows report (table, row id, column) | {d['problems_s']:.1f} s | | "
         f"{d['problems_s'] / d['floor_s']:.0f}x |",
@@ -368,6 +381,16 @@ def render(r: dict[str, Any]) -> str:
         f"Goal (all five protocols at most 3x the floor): "
         f"{'met' if ratio_all <= 3 else 'not met'}, {ratio_all:.1f}x (wall time).{cpu}",
     ]
+    if d.get("observation_rows"):
+        lines += [
+            "",
+            f"The floor reads one table and returns 4 columns per person; the screen reads "
+            f"measurement ({d['measurement_rows']:,} rows) and observation "
+            f"({d['observation_rows']:,}), the condition, drug and procedure tables, and "
+            "returns every criterion of the five protocols per person, built from about 130 "
+            "person-level features (the latest value of each lab and finding, last therapy "
+            "dates, conditions, problem flags).",
+        ]
     if "spark" in r:
         s = r["spark"]
         lines += [
@@ -379,7 +402,8 @@ def render(r: dict[str, Any]) -> str:
             "",
             "| run | wall time | peak RSS | ratio to the floor |",
             "|---|---|---|---|",
-            f"| floor: the same scan-and-aggregate in Spark SQL | {s['floor_s']:.1f} s | | 1 |",
+            f"| floor: the same scan-and-aggregate in Spark SQL, warm (best of 2; cold: "
+            f"{s.get('floor_cold_s', float('nan')):.1f} s) | {s['floor_s']:.1f} s | | 1 |",
             f"| all five protocols | {s['all_s']:.1f} s | {s['peak_rss_mb']:,.0f} MB Python + "
             f"{s['jvm_peak_rss_mb']:,.0f} MB JVM | {s['all_s'] / s['floor_s']:.0f}x |",
             "",

@@ -118,3 +118,25 @@ def test_shared_features_give_the_same_answers(duckdb_path: str) -> None:
         assert together.criteria[protocol.id].equals(alone.criteria[protocol.id])
         mine = together.decisions.filter(pl.col("PROTOCOL") == protocol.id)
         assert mine.equals(alone.decisions)
+
+
+def test_progress_callbacks_name_each_stage_and_protocol(duckdb_path: str) -> None:
+    """The CLI's progress bar: one stage for the query of the protocols screened together
+    (it reads the tables once), one for the problem rows, then each protocol as it is done."""
+    con = connect_omop(duckdb_path)
+    protocols = [load_protocol(PROTOCOL), load_protocol("NCT04162158")]
+    events: list[str] = []
+    screen_population(
+        con,
+        protocols,
+        AS_OF,
+        today=TODAY,
+        on_protocol=lambda pid: events.append(f"done {pid}"),
+        on_stage=events.append,
+    )
+    ids = ", ".join(p.id for p in protocols)
+    assert events == [
+        f"querying {ids} (one pass over the tables)",
+        *[f"done {p.id}" for p in protocols],
+        "listing the problem rows",
+    ]

@@ -239,6 +239,7 @@ def _screen_omop(spec: str, url: str, day: date, out: Path | None, fmt: OutputFo
             protocols,
             day,
             on_protocol=lambda pid: progress.update(task, advance=1, description=f"screened {pid}"),
+            on_stage=lambda text: progress.update(task, description=text),
         )
     out.parent.mkdir(parents=True, exist_ok=True)
     result.decisions.write_csv(out)

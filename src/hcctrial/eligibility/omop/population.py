@@ -171,6 +171,7 @@ def screen_population(
     concept_map: pl.DataFrame | None = None,
     on_protocol: Callable[[str], None] | None = None,
     find_problems: bool = True,
+    on_stage: Callable[[str], None] | None = None,
 ) -> PopulationResult:
     """Screen every person in the OMOP database against each protocol: one query per group of
     protocols with the same look-back (:func:`compile_protocols`; the five built-in ones are
@@ -183,6 +184,8 @@ def screen_population(
     as_of : screening date; ``today`` (default: today) dates later lab rows as problems.
     on_protocol : called with each protocol id when it is done (progress bars).
     find_problems : also list the problem rows of the database (one more query).
+    on_stage : called with a description of each long step before it starts (the query of a
+        group of protocols, the problem-rows query), for progress displays.
     """
     decisions, per_criterion, counts = [], {}, []
     parsed = [(p, *criteria_from_protocol(p)) for p in protocols]
@@ -201,6 +204,9 @@ def screen_population(
             today=today,
             concept_map=concept_map,
         )
+        if on_stage is not None:
+            names = ", ".join(protocol.id for protocol, _ in members)
+            on_stage(f"querying {names} (one pass over the tables)")
         table = pl.from_arrow(query.to_pyarrow())
         assert isinstance(table, pl.DataFrame)
         table = table.sort("person_id")
@@ -234,5 +240,7 @@ def screen_population(
             on_protocol(protocol.id)
     result = PopulationResult(pl.concat(decisions), per_criterion, pl.concat(counts))
     if find_problems:
+        if on_stage is not None:
+            on_stage("listing the problem rows")
         result.problems = problem_rows(con, today or date.today(), concept_map)
     return result
