@@ -321,6 +321,38 @@ def test_crs_incidence_at_the_shi_2020_dose_matches_its_sources() -> None:
     assert other_severe == 0.0
 
 
+def test_car_nk_crs_follows_the_car_nk_trials_not_car_t() -> None:
+    """A CAR-NK product (sz003-car-nk) had no CRS, ICANS or GVHD in 48 patients (Marin 2024 Nat
+    Med, 37; Liu 2020 NEJM, 11): the model gives CRS grade 1-2 in about 5% at the typical
+    peak, never grade >= 3 and no ICANS (SIM-CARNK), where the same draw for a CAR-T product
+    gives Shi 2020's 69%. The arm of NCT04011033 (iNKT cells, "natural killer T") is not NK."""
+    from hcctrial.protocol import load_protocol
+    from hcctrial.simulate.design import arm_treatment, trial_setting
+
+    rng = np.random.default_rng(11)
+    n = 40_000
+    sld0 = np.full(n, 57.0)
+    par = kinetics_parameters(rng, n, np.full(n, 19.9), True)
+    crs, icans = crs_icans(rng, par["cmax"], sld0, True, nk=True)
+    assert float((crs > 0).mean()) == pytest.approx(0.05, abs=0.015)
+    assert int(crs.max()) <= 2
+    assert not icans.any()
+    car_t, _ = crs_icans(np.random.default_rng(11), par["cmax"], sld0, True)
+    assert float((car_t > 0).mean()) > 0.5
+    kinds = {}
+    for pid in ("sz003-car-nk", "il1rap-car-t", "NCT04011033", "NCT04162158"):
+        protocol = load_protocol(pid)
+        arm = next(a for a in protocol.arms if a.type == "experimental")
+        t = arm_treatment(protocol, arm, trial_setting(protocol))
+        kinds[pid] = (t.car, t.nk)
+    assert kinds == {
+        "sz003-car-nk": (True, True),
+        "il1rap-car-t": (True, False),
+        "NCT04011033": (False, False),
+        "NCT04162158": (False, True),
+    }
+
+
 def test_control_os_and_dropout_match_their_sources() -> None:
     """TACE in BCLC C (PMC5106296): median OS 16.9 months without and 6.1 with PVTT. Dropout
     10%/year (SIM-DROP) against NCT04011033's registry results: 3 of 30 per arm did not complete

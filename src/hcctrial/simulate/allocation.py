@@ -146,7 +146,12 @@ def _escalate(
                 dose = protocol.dose_level(level).dose
                 amount = dose_amount(dose, float(row["HEIGHT"]), float(row["WEIGHT"]))
                 _, crs, icans = subject_toxicity(
-                    seed, int(row["PATIENT"]), amount / 1e8, float(row["SLD0"]), treat.car
+                    seed,
+                    int(row["PATIENT"]),
+                    amount / 1e8,
+                    float(row["SLD0"]),
+                    treat.car,
+                    treat.nk,
                 )
                 flags.append(crs >= 3 or icans >= 3)
         for m in members:

@@ -45,6 +45,8 @@ _TARGETED = re.compile(
     r"sorafenib|lenvatinib|regorafenib|cabozantinib|donafenib|apatinib|targeted", re.IGNORECASE
 )
 _CAR = re.compile(r"\bCAR\b|chimeric antigen receptor", re.IGNORECASE)
+# NK cells, not NKT / iNKT cells ("natural killer T")
+_NK = re.compile(r"\bNK\b(?![- ]?T\b)|natural killer(?! T\b)(?! \(NK\) T\b)", re.IGNORECASE)
 
 Decision = Literal["escalate", "stay", "de-escalate", "stop"]
 
@@ -54,7 +56,8 @@ def _text(*parts: str | None) -> str:
 
 
 def arm_treatment(protocol: Protocol, arm: Arm, setting: str) -> ArmTreatment:
-    """The model's view of an arm: TACE/TAE, a cell product (CAR or not), a targeted drug."""
+    """The model's view of an arm: TACE/TAE, a cell product (CAR or not, NK cells or not), a
+    targeted drug."""
     items = [protocol.intervention(i) for i in arm.interventions]
     tace = any(
         i.kind == "procedure" and _TACE.search(_text(i.id, i.name, i.product)) for i in items
@@ -65,6 +68,7 @@ def arm_treatment(protocol: Protocol, arm: Arm, setting: str) -> ArmTreatment:
         for i in items
     )
     car = any(_CAR.search(_text(i.name, i.product, i.cell_type, i.id)) for i in cells)
+    nk = any(_NK.search(_text(i.name, i.product, i.cell_type, i.id)) for i in cells)
     return ArmTreatment(
         tace=tace,
         cells=bool(cells),
@@ -72,6 +76,7 @@ def arm_treatment(protocol: Protocol, arm: Arm, setting: str) -> ArmTreatment:
         experimental=arm.type == "experimental",
         car=car,
         setting=setting,
+        nk=nk,
     )
 
 

@@ -86,6 +86,7 @@ class ArmTreatment:
     experimental: bool
     car: bool
     setting: str
+    nk: bool = False  # the cells are NK cells (not NKT): a CAR-NK product has its own CRS model
 
     def __post_init__(self) -> None:
         if self.setting not in OUTCOME_SETTINGS:
@@ -248,7 +249,7 @@ def _logit(p: float) -> float:
 
 
 def crs_icans(
-    rng: np.random.Generator, cmax: FloatArray, sld0: FloatArray, car: bool
+    rng: np.random.Generator, cmax: FloatArray, sld0: FloatArray, car: bool, nk: bool = False
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
     """Worst CRS and ICANS grade (ASTCT 2019, 0 = none) after the first infusion.
 
@@ -259,7 +260,9 @@ def crs_icans(
     Severe (grade >= 3) given CRS with the same shifts, base 11.6% / 69% (Pasquini 2020 / Shi
     2020); severe CRS is grade 3 (80%), 4 (15%) or 5 (5%) (assumption). ICANS only for CAR-T,
     base 7.5% (Pasquini 2020), grade 3 in 30% (assumption). At Shi's dose the marginal rates are
-    69% CRS, 12% grade >= 3 and 8% ICANS (tests/simulate/test_models.py).
+    69% CRS, 12% grade >= 3 and 8% ICANS (tests/simulate/test_models.py). A CAR-NK product
+    (``car`` and ``nk``) has CRS grade 1-2 only, base 5%, and no ICANS (SIM-CARNK: none in 48
+    patients of Marin 2024 and Liu 2020); its kinetics stay those of a CAR product.
     """
     t = TOXICITY
     n = cmax.shape[0]
@@ -272,15 +275,17 @@ def crs_icans(
     )
     shift = math.log(t.crs_or_per_doubling_cmax) * np.log2(cmax / typical)
     shift = shift + math.log(t.crs_or_per_doubling_sld) * np.log2(sld0 / TUMOUR.sld_median_mm)
-    p_any = 1.0 / (1.0 + np.exp(-(_logit(t.crs_any_car if car else t.crs_any_other) + shift)))
+    car_t = car and not nk
+    base = t.crs_any_car if car_t else (t.crs_any_car_nk if car else t.crs_any_other)
+    p_any = 1.0 / (1.0 + np.exp(-(_logit(base) + shift)))
     crs = rng.random(n) < p_any
-    p_severe = 1.0 / (1.0 + np.exp(-(_logit(t.crs_severe_given_any) + shift))) if car else 0.0
+    p_severe = 1.0 / (1.0 + np.exp(-(_logit(t.crs_severe_given_any) + shift))) if car_t else 0.0
     severe = crs & (rng.random(n) < p_severe)
     mild_grade = np.where(rng.random(n) < 0.6, 1, 2)
     u = rng.random(n)
     severe_grade = np.where(u < 0.80, 3, np.where(u < 0.95, 4, 5))
     crs_grade = np.where(severe, severe_grade, np.where(crs, mild_grade, 0))
-    if car:
+    if car_t:
         p_icans = 1.0 / (1.0 + np.exp(-(_logit(t.icans_any_car) + shift)))
         icans = rng.random(n) < p_icans
         icans_grade = np.where(

@@ -248,6 +248,11 @@ class Toxicity:
     icans_any_car: float = 0.075
     # A: non-CAR cell products (NK, iNKT, PD-1 KO T cells): CRS grade 1-2 in 10%, no ICANS
     crs_any_other: float = 0.10
+    # P: CAR-NK cells (cord-blood CD19 CAR-NK): no CRS, neurotoxicity or GVHD in 37 patients
+    # (Marin D et al., Nat Med 2024, phase 1/2) nor in 11 (Liu E et al., N Engl J Med
+    # 2020;382:545). A: CRS grade 1-2 in 5% (0/48 observed, upper 95% bound 3/48 = 6% by the
+    # rule of three), never grade >= 3, no ICANS (SIM-CARNK).
+    crs_any_car_nk: float = 0.05
     # P: CRS severity rises with Cmax (Mueller 2018; Awasthi 2020) and tumour burden: A, odds
     # ratio 1.5 per doubling of Cmax and 1.3 per doubling of baseline sum of diameters.
     crs_or_per_doubling_cmax: float = 1.5
@@ -475,6 +480,11 @@ ASSUMPTIONS: tuple[tuple[str, str, str], ...] = (
     ("SIM-CK", "non-CAR products", "Stein 2019 kinetics with Cmax x 0.05, no transgene"),
     ("SIM-DOSE", "dose and expansion", "Cmax proportional to dose^0.5"),
     ("SIM-CRS", "CRS drivers", "OR 1.5 per Cmax doubling, 1.3 per tumour-burden doubling"),
+    (
+        "SIM-CARNK",
+        "CAR-NK products",
+        "CRS grade 1-2 in 5%, no grade >= 3, no ICANS (0/48: Marin 2024, Liu 2020)",
+    ),
     ("SIM-DROP", "dropout", "10% per year, exponential"),
     (
         "SIM-REFER",

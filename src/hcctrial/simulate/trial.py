@@ -76,7 +76,7 @@ def _kinetic_code(
 
 
 def subject_toxicity(
-    seed: int, patient: int, dose_factor: float, sld0: float, car: bool
+    seed: int, patient: int, dose_factor: float, sld0: float, car: bool, nk: bool = False
 ) -> tuple[dict[str, float], int, int]:
     """Kinetic parameters and worst CRS/ICANS grade of one patient at one dose.
 
@@ -85,7 +85,7 @@ def subject_toxicity(
     """
     rng = np.random.default_rng([seed, patient, 17])
     par = kinetics_parameters(rng, 1, np.array([dose_factor]), car)
-    crs, icans = crs_icans(rng, par["cmax"], np.array([sld0]), car)
+    crs, icans = crs_icans(rng, par["cmax"], np.array([sld0]), car, nk)
     return {k: float(v[0]) for k, v in par.items()}, int(crs[0]), int(icans[0])
 
 
@@ -174,7 +174,7 @@ def simulate_trial(
         anchor = start_date + timedelta(days=int(screen_day[i]) + screen_to_day0)
         amounts, units, factor = doses
         kin, crs, icans = (
-            subject_toxicity(seed, int(row["PATIENT"]), factor, float(row["SLD0"]), tr.car)
+            subject_toxicity(seed, int(row["PATIENT"]), factor, float(row["SLD0"]), tr.car, tr.nk)
             if tr.cells
             else (None, 0, 0)
         )
