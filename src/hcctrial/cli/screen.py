@@ -241,6 +241,9 @@ def _screen_omop(spec: str, url: str, day: date, out: Path | None, fmt: OutputFo
             on_protocol=lambda pid: progress.update(task, advance=1, description=f"screened {pid}"),
             on_stage=lambda text: progress.update(task, description=text),
         )
+        names = ", ".join(p.id for p in protocols)
+        done = names if len(protocols) <= 3 else f"{len(protocols)} protocols"
+        progress.update(task, description=f"screened {done}")
     out.parent.mkdir(parents=True, exist_ok=True)
     result.decisions.write_csv(out)
     counts_path = out.with_name(out.stem + "_counts.csv")
