@@ -174,7 +174,7 @@ def _duckdb_run(db: str, sample: int, queue: Any) -> None:
     runs = []
     for _ in range(4):
         t0, c0 = time.perf_counter(), _cpu_s()
-        floor = con.sql(FLOOR_SQL).to_pyarrow()
+        floor = con.con.sql(FLOOR_SQL).to_arrow_table()
         runs.append((time.perf_counter() - t0, _cpu_s() - c0))
         info["floor_rows"] = floor.num_rows
         del floor
