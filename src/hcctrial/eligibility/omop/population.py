@@ -25,6 +25,7 @@ from hcctrial.eligibility.evaluate import criteria_from_protocol
 from hcctrial.eligibility.omop.checks import PROBLEM_FLAGS, flag_labels, problem_text
 from hcctrial.eligibility.omop.compile import compile_protocols
 from hcctrial.eligibility.omop.problems import PROBLEM_SCHEMA, problem_rows
+from hcctrial.eligibility.omop.spark import fetch_frame
 from hcctrial.errors import InputError
 
 __all__ = ["PopulationResult", "connect_omop", "screen_population"]
@@ -207,8 +208,7 @@ def screen_population(
         if on_stage is not None:
             names = ", ".join(protocol.id for protocol, _ in members)
             on_stage(f"querying {names} (one pass over the tables)")
-        table = pl.from_arrow(query.to_pyarrow())
-        assert isinstance(table, pl.DataFrame)
+        table = fetch_frame(query)
         table = table.sort("person_id")
         for one in compiled:
             mine = table.select(

@@ -33,6 +33,7 @@ import ibis.expr.types as ir
 import polars as pl
 
 from hcctrial.eligibility.omop.checks import birth_date, clean_findings
+from hcctrial.eligibility.omop.spark import fetch_frame
 
 __all__ = ["PROBLEM_SCHEMA", "problem_rows"]
 
@@ -246,6 +247,5 @@ def problem_rows(
     query = query.order_by("TABLE", "person_id", "ROW_ID", "COLUMN")
     if limit is not None:
         query = query.limit(limit)
-    frame = pl.from_arrow(query.to_pyarrow())
-    assert isinstance(frame, pl.DataFrame)
+    frame = fetch_frame(query)
     return frame.cast(PROBLEM_SCHEMA)  # type: ignore[arg-type]
