@@ -1,12 +1,17 @@
 """Population screening over an OMOP CDM v5.4 database, compiled with Ibis.
 
-One query per protocol runs on DuckDB (default), PostgreSQL or PySpark (a Parquet folder); the
-results agree with the one-patient evaluator (tests compare them person by person).
+One query per protocol (or one for several protocols with the same look-back,
+:func:`compile_protocols`) runs on DuckDB (default), PostgreSQL or PySpark (a Parquet folder);
+the results agree with the one-patient evaluator (tests compare them person by person).
 """
 
 from __future__ import annotations
 
-from hcctrial.eligibility.omop.compile import CompiledProtocol, compile_protocol
+from hcctrial.eligibility.omop.compile import (
+    CompiledProtocol,
+    compile_protocol,
+    compile_protocols,
+)
 from hcctrial.eligibility.omop.concepts import concept_map
 from hcctrial.eligibility.omop.population import (
     PopulationResult,
@@ -21,6 +26,7 @@ __all__ = [
     "CompiledProtocol",
     "PopulationResult",
     "compile_protocol",
+    "compile_protocols",
     "concept_map",
     "connect_omop",
     "connect_spark",

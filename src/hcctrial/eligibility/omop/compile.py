@@ -64,7 +64,9 @@ _CMP = {
 
 @dataclass
 class CompiledProtocol:
-    """One query per protocol: ``person_id``, one column per criterion, ``DECISION``."""
+    """A protocol's screening query: ``person_id``, one column per criterion (``columns``),
+    ``DECISION`` and ``DETAIL`` (named ``{prefix}DECISION`` in a multi-protocol query of
+    :func:`compile_protocols`)."""
 
     protocol_id: str
     criteria: list[Criterion]
