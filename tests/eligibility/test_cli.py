@@ -231,4 +231,7 @@ def test_omop_population_all_protocols(capsys: pytest.CaptureFixture[str], tmp_p
         ).height
         assert int(mine["N_EXCLUDED_HERE"].sum()) == failed
     assert f"{len(ids)}/{len(ids)}" in err and "wrote" in err
-    assert "CONSORT-style counts per criterion" in out
+    assert f"screened {len(ids)} protocols" in err
+    # one counts table per protocol, its id in the title (no PROTOCOL column to squeeze)
+    for pid in ids:
+        assert f"CONSORT-style counts per criterion of {pid}" in out

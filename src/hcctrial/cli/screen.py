@@ -259,16 +259,23 @@ def _screen_omop(spec: str, url: str, day: date, out: Path | None, fmt: OutputFo
     counts = result.counts.drop("JUDGEMENT")
     if fmt is OutputFormat.table:  # words that wrap in a narrow terminal; files keep the names
         summary = summary.rename(_SUMMARY_HEADERS)
-        if len(protocols) == 1:
-            counts = counts.drop("PROTOCOL")  # it is in the title
-        counts = counts.rename(_COUNT_HEADERS, strict=False)
     emit(
         summary,
         fmt,
         title=f"Decisions as of {day} ({result.decisions['person_id'].n_unique()} persons)",
     )
-    which = f" of {protocols[0].id}" if len(protocols) == 1 else ""
-    emit(counts, fmt, title=f"CONSORT-style counts per criterion{which}")
+    if fmt is OutputFormat.table:
+        # one table per protocol, its id in the title: a PROTOCOL column squeezed every other
+        # column of an 80-column terminal into three lines per criterion
+        for protocol in protocols:
+            mine = counts.filter(counts["PROTOCOL"] == protocol.id).drop("PROTOCOL")
+            emit(
+                mine.rename(_COUNT_HEADERS, strict=False),
+                fmt,
+                title=f"CONSORT-style counts per criterion of {protocol.id}",
+            )
+    else:
+        emit(counts, fmt, title="CONSORT-style counts per criterion")
     if result.problems.height:
         problems_path = out.with_name(out.stem + "_problems.csv")
         result.problems.write_csv(problems_path)
