@@ -277,16 +277,21 @@ def crs_icans(
     shift = shift + math.log(t.crs_or_per_doubling_sld) * np.log2(sld0 / TUMOUR.sld_median_mm)
     car_t = car and not nk
     base = t.crs_any_car if car_t else (t.crs_any_car_nk if car else t.crs_any_other)
-    p_any = 1.0 / (1.0 + np.exp(-(_logit(base) + shift)))
+
+    def shifted(p0: float) -> FloatArray:
+        """The base incidence ``p0`` moved by the Cmax and tumour-burden shift (logit scale)."""
+        return np.asarray(1.0 / (1.0 + np.exp(-(_logit(p0) + shift))), dtype=np.float64)
+
+    p_any = shifted(base)
     crs = rng.random(n) < p_any
-    p_severe = 1.0 / (1.0 + np.exp(-(_logit(t.crs_severe_given_any) + shift))) if car_t else 0.0
+    p_severe = shifted(t.crs_severe_given_any) if car_t else 0.0
     severe = crs & (rng.random(n) < p_severe)
     mild_grade = np.where(rng.random(n) < 0.6, 1, 2)
     u = rng.random(n)
     severe_grade = np.where(u < 0.80, 3, np.where(u < 0.95, 4, 5))
     crs_grade = np.where(severe, severe_grade, np.where(crs, mild_grade, 0))
     if car_t:
-        p_icans = 1.0 / (1.0 + np.exp(-(_logit(t.icans_any_car) + shift)))
+        p_icans = shifted(t.icans_any_car)
         icans = rng.random(n) < p_icans
         icans_grade = np.where(
             icans, np.where(rng.random(n) < 0.3, 3, 1 + (rng.random(n) < 0.5)), 0

@@ -197,6 +197,9 @@ def screen_population(
         groups.setdefault(lookback, []).append((protocol, criteria))
     done: dict[str, tuple[pl.DataFrame, Any]] = {}
     for lookback, members in groups.items():
+        if on_stage is not None:  # before compiling: it runs the small concept/unit queries
+            names = ", ".join(protocol.id for protocol, _ in members)
+            on_stage(f"querying {names} (one pass over the tables)")
         query, compiled = compile_protocols(
             con,
             [(protocol.id, criteria) for protocol, criteria in members],
@@ -205,9 +208,6 @@ def screen_population(
             today=today,
             concept_map=concept_map,
         )
-        if on_stage is not None:
-            names = ", ".join(protocol.id for protocol, _ in members)
-            on_stage(f"querying {names} (one pass over the tables)")
         table = fetch_frame(query)
         table = table.sort("person_id")
         for one in compiled:
