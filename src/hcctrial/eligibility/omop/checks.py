@@ -186,17 +186,16 @@ def clean_wide(wide: ir.Table) -> ir.Table:
     return wide.mutate(**cleaned, _finding=finding)
 
 
-def flag_labels(table: pl.DataFrame, flags: list[tuple[pl.Expr, str]], separator: str) -> pl.Series:
-    """Per row of ``table``, the labels whose flag (a boolean expression; null = false) is
-    true, joined by ``separator`` in the given order ('' when none).
+def flag_words(
+    flags: list[tuple[pl.Expr, str]], separator: str, name: str = "_w"
+) -> tuple[list[pl.Expr], pl.Expr]:
+    """The flags (boolean expressions; null = false) packed into 62-bit words (columns
+    ``{name}0``, ``{name}1``, ...), and the text over those words: the labels of the set
+    flags joined by ``separator`` in the given order ('' when none).
 
-    Each row's flags are packed into 62-bit words and the text is built once per distinct
-    combination (``concat_str`` of the set bits' labels, in polars), then joined back: a few
-    thousand combinations instead of one concatenation per flag and row (5 protocols x
-    1,000,000 persons x up to 55 criteria).
+    The text joins one piece per byte of the words, looked up in the (at most 255) texts of
+    that byte's eight labels made here: 8 pieces per word instead of one per flag.
     """
-    if not flags:
-        return pl.Series([""] * table.height, dtype=pl.Utf8)
     width = 62
     chunks = [flags[start : start + width] for start in range(0, len(flags), width)]
     words = [
@@ -205,20 +204,50 @@ def flag_labels(table: pl.DataFrame, flags: list[tuple[pl.Expr, str]], separator
                 flag.fill_null(False).cast(pl.Int64) * (1 << bit)
                 for bit, (flag, _) in enumerate(part)
             ]
-        ).alias(f"_w{n}")
+        ).alias(f"{name}{n}")
         for n, part in enumerate(chunks)
     ]
-    keys = table.select(words)
-    unique = keys.unique()
-    labels = [
-        pl.when((pl.col(f"_w{n}") & (1 << bit)) != 0).then(pl.lit(label))
-        for n, part in enumerate(chunks)
-        for bit, (_, label) in enumerate(part)
-    ]
-    lookup = unique.with_columns(
-        pl.concat_str(labels, separator=separator, ignore_nulls=True).fill_null("").alias("_text")
+    pieces = []
+    for n, part in enumerate(chunks):
+        for start in range(0, len(part), 8):
+            group = [label for _, label in part[start : start + 8]]
+            texts = {
+                value: separator.join(label for bit, label in enumerate(group) if value >> bit & 1)
+                for value in range(1, 1 << len(group))
+            }
+            byte = (pl.col(f"{name}{n}") // (1 << start)) % (1 << len(group))
+            pieces.append(byte.replace_strict(texts, default=None, return_dtype=pl.Utf8))
+    if not pieces:
+        return words, pl.lit("")
+    return words, pl.concat_str(pieces, separator=separator, ignore_nulls=True).fill_null("")
+
+
+def text_by_combination(table: pl.DataFrame, keys: list[pl.Expr], text: pl.Expr) -> pl.Series:
+    """``text`` (an expression over the ``keys`` columns) for each row of ``table``, computed
+    once per distinct combination of the keys and joined back in row order: a few thousand
+    combinations instead of 1,000,000 rows of string building."""
+    if not keys:
+        return table.select(text.alias("_text")).to_series()
+    # one select per key: a word of 55 flags took 0.07 s alone, 0.4 s beside another key
+    keyed = pl.concat([table.select(key) for key in keys], how="horizontal")
+    # text keys as categoricals: hashed as integers (1,000,000 texts: unique + join 0.3 s)
+    keyed = keyed.with_columns(pl.col(pl.Utf8).cast(pl.Categorical))
+    lookup = keyed.unique().with_columns(text.cast(pl.Utf8).alias("_text"))
+    joined = keyed.join(
+        lookup, on=keyed.columns, how="left", maintain_order="left", nulls_equal=True
     )
-    return keys.join(lookup, on=keys.columns, how="left", maintain_order="left")["_text"]
+    return joined["_text"]
+
+
+def flag_labels(table: pl.DataFrame, flags: list[tuple[pl.Expr, str]], separator: str) -> pl.Series:
+    """Per row of ``table``, the labels whose flag (a boolean expression; null = false) is
+    true, joined by ``separator`` in the given order ('' when none): :func:`flag_words` over
+    each distinct combination (:func:`text_by_combination`; at 1,000,000 rows x 55 flags
+    0.14 s, one ``concat_str`` piece per flag took 0.46 s)."""
+    if not flags:
+        return pl.Series([""] * table.height, dtype=pl.Utf8)
+    words, text = flag_words(flags, separator)
+    return text_by_combination(table, words, text)
 
 
 def problem_text(table: pl.DataFrame) -> pl.Series:

@@ -41,11 +41,11 @@ from hcctrial.eligibility.language import NAME_TYPES, ParsedExpression
 from hcctrial.eligibility.lookup import CATEGORY_MEMBERS, months_before
 from hcctrial.eligibility.omop.checks import PROBLEM_FLAGS, TEXT_FINDINGS, clean_wide, person_table
 from hcctrial.eligibility.omop.concepts import finding_names
+from hcctrial.eligibility.omop.fetch import fetch_frame
 from hcctrial.errors import InputError
 
 __all__ = [
     "CompiledProtocol",
-    "build_features",
     "compile_protocol",
     "compile_protocols",
     "unit_factors",
@@ -151,7 +151,7 @@ def _unit_conversions(
     pairs = used.left_join(units, "u").select("c", "u", "unit_code")
     rows: list[tuple[int, int, float, float]] = []
     bad: dict[int, set[int]] = {}
-    for row in pairs.to_pyarrow().to_pylist():
+    for row in fetch_frame(pairs).to_dicts():
         item = item_of[int(row["c"])]
         conv = _convert(item, row["unit_code"]) if item in LAB_CODES else None
         if conv is None:
@@ -183,7 +183,7 @@ def unit_factors(con: Any, labs: set[str], cmap: ir.Table) -> ir.Table:
     units = concept.select(unit_concept_id="concept_id", unit_code="concept_code")
     pairs = used.left_join(units, "unit_concept_id").select("item", "unit_concept_id", "unit_code")
     rows = []
-    for row in pairs.to_pyarrow().to_pylist():
+    for row in fetch_frame(pairs).to_dicts():
         item, unit_id, code = row["item"], row["unit_concept_id"], row["unit_code"]
         conv = _convert(item, code) if item in labs else None
         if conv is not None:
@@ -241,12 +241,10 @@ def concept_ids(con: Any, cmap: ir.Table) -> dict[tuple[str, str], list[int]]:
     """``(domain, item) -> concept ids`` of the database's ``concept`` rows that the concept
     map names (one small query), so that the big tables are filtered by integer ids."""
     concept = con.table("concept")
-    rows = (
-        cmap.join(concept, ["vocabulary_id", "concept_code"])
-        .select("domain", "item", "concept_id")
-        .to_pyarrow()
-        .to_pylist()
+    mapped = cmap.join(concept, ["vocabulary_id", "concept_code"]).select(
+        "domain", "item", "concept_id"
     )
+    rows = fetch_frame(mapped).to_dicts()
     ids: dict[tuple[str, str], set[int]] = {}
     for row in rows:
         ids.setdefault((row["domain"], row["item"]), set()).add(int(row["concept_id"]))
@@ -331,6 +329,9 @@ def _latest_wide(
 def _features(
     con: Any, criteria: list[Criterion], as_of: date, lookback: int, today: date, cmap: ir.Table
 ) -> ir.Table:
+    """One row per person with every feature ``criteria`` read (labs in the look-back window,
+    the latest findings, last therapy/event dates, conditions) and the problem flags; the
+    criteria of several protocols share it (:func:`compile_protocols`)."""
     _, labs, cats, conds = _needs(criteria)
     concept = con.table("concept")
     feats = person_table(con.table("person"), as_of, today)
@@ -697,27 +698,6 @@ class _Compiler:
         raise InputError(f"unknown function {func}()")
 
 
-def build_features(
-    con: Any,
-    criteria: list[Criterion],
-    as_of: date,
-    lookback_days: int,
-    *,
-    today: date | None = None,
-    concept_map: pl.DataFrame | None = None,
-) -> ir.Table:
-    """One row per person with every feature ``criteria`` read (labs in the look-back window,
-    the latest findings, last therapy/event dates, conditions) and the problem flags.
-
-    Several protocols with the same look-back can share one feature table: pass the criteria
-    of all of them and give the result to :func:`compile_protocol` as ``features``.
-    """
-    from hcctrial.eligibility.omop.concepts import concept_map as default_map
-
-    cmap = ibis.memtable((concept_map if concept_map is not None else default_map()).to_arrow())
-    return _features(con, criteria, as_of, lookback_days, today or date.today(), cmap)
-
-
 def _criterion_columns(
     feats: ir.Table, criteria: list[Criterion], as_of: date, prefix: str
 ) -> tuple[dict[str, ir.Value], dict[str, str], bool]:
@@ -781,7 +761,6 @@ def compile_protocol(
     *,
     today: date | None = None,
     concept_map: pl.DataFrame | None = None,
-    features: ir.Table | None = None,
 ) -> CompiledProtocol:
     """The screening query of one protocol on an Ibis connection to an OMOP CDM v5.4 database.
 
@@ -791,8 +770,6 @@ def compile_protocol(
     criteria, lookback_days : from :func:`hcctrial.eligibility.criteria_from_protocol`.
     as_of : the screening date; ``today``: lab rows dated later are data problems.
     concept_map : the vocabulary -> code map (default :func:`..concepts.concept_map`).
-    features : the person-level features of :func:`build_features` for these criteria (or
-        more); built here when not given.
     """
     query, (compiled,) = compile_protocols(
         con,
@@ -801,7 +778,6 @@ def compile_protocol(
         lookback_days,
         today=today,
         concept_map=concept_map,
-        features=features,
         prefixes=[""],
     )
     compiled.query = query
@@ -816,7 +792,6 @@ def compile_protocols(
     *,
     today: date | None = None,
     concept_map: pl.DataFrame | None = None,
-    features: ir.Table | None = None,
     prefixes: list[str] | None = None,
 ) -> tuple[ir.Table, list[CompiledProtocol]]:
     """One query screening several protocols with the same look-back over one feature table:
@@ -828,18 +803,11 @@ def compile_protocols(
     read back once per protocol). Each :class:`CompiledProtocol` returned names its columns
     in this query; its ``query`` is the same table.
     """
-    feats = (
-        features
-        if features is not None
-        else build_features(
-            con,
-            [c for _, criteria in protocols for c in criteria],
-            as_of,
-            lookback_days,
-            today=today,
-            concept_map=concept_map,
-        )
-    )
+    from hcctrial.eligibility.omop.concepts import concept_map as default_map
+
+    cmap = ibis.memtable((concept_map if concept_map is not None else default_map()).to_arrow())
+    every = [c for _, criteria in protocols for c in criteria]
+    feats = _features(con, every, as_of, lookback_days, today or date.today(), cmap)
     prefixes = prefixes if prefixes is not None else [f"p{k}_" for k in range(len(protocols))]
     flags = {flag: feats[flag].fill_null(False) for flag in PROBLEM_FLAGS}
     results: dict[str, ir.Value] = {}

@@ -33,7 +33,7 @@ import ibis.expr.types as ir
 import polars as pl
 
 from hcctrial.eligibility.omop.checks import birth_date, clean_findings
-from hcctrial.eligibility.omop.spark import fetch_frame
+from hcctrial.eligibility.omop.fetch import fetch_frame
 
 __all__ = ["PROBLEM_SCHEMA", "problem_rows"]
 

@@ -16,6 +16,7 @@ import polars as pl
 
 from hcctrial.eligibility.language import NAME_TYPES
 from hcctrial.eligibility.omop.concepts import GENDER_FEMALE, GENDER_MALE, concept_map
+from hcctrial.eligibility.omop.fetch import fetch_frame
 from hcctrial.eligibility.record import PatientRecord, record_from_dict
 from hcctrial.errors import Problem
 
@@ -33,7 +34,7 @@ _INTEGER = {
 
 def _fetch(con: Any, table: str, ids: Sequence[int]) -> pl.DataFrame:
     t = con.table(table)
-    return pl.from_arrow(t.filter(t.person_id.isin(list(ids))).to_pyarrow())  # type: ignore[return-value]
+    return fetch_frame(t.filter(t.person_id.isin(list(ids))))
 
 
 def records_from_omop(
@@ -46,10 +47,8 @@ def records_from_omop(
 ) -> list[PatientRecord]:
     """Patient records of the given persons (a missing person is a record with a problem)."""
     cmap = cmap if cmap is not None else concept_map()
-    concept = pl.from_arrow(
-        con.table("concept").select("concept_id", "vocabulary_id", "concept_code").to_pyarrow()
-    )
-    assert isinstance(concept, pl.DataFrame)
+    concepts = con.table("concept").select("concept_id", "vocabulary_id", "concept_code")
+    concept = fetch_frame(concepts)
     mapped = cmap.join(concept, on=["vocabulary_id", "concept_code"])
     units = dict(
         zip(concept["concept_id"].to_list(), concept["concept_code"].to_list(), strict=True)

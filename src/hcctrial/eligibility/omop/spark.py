@@ -17,7 +17,7 @@ import polars as pl
 
 from hcctrial.errors import InputError
 
-__all__ = ["connect_spark", "fetch_frame", "spark_session", "write_parquet"]
+__all__ = ["connect_spark", "spark_session", "write_parquet"]
 
 
 def spark_session(master: str | None = None) -> Any:
@@ -91,24 +91,3 @@ def connect_spark(folder: str | Path, tables: tuple[str, ...], session: Any = No
     for name, path in paths.items():
         spark.read.parquet(str(path)).createOrReplaceTempView(name)
     return ibis.pyspark.connect(spark)
-
-
-def fetch_frame(expr: Any) -> pl.DataFrame:
-    """The result of an Ibis table expression as a polars DataFrame.
-
-    On PySpark the query runs as a Spark DataFrame collected as Arrow (``toArrow``, PySpark
-    4): Ibis' own ``to_pyarrow`` goes through pandas, where 1,000,000 rows of some hundred
-    nullable boolean criterion columns become Python objects (gigabytes and many seconds).
-    Other backends (and older PySpark) use ``to_pyarrow``.
-    """
-    con = expr._find_backend()
-    if getattr(con, "name", "") == "pyspark":
-        con._run_pre_execute_hooks(expr)  # registers the in-memory tables the query reads
-        frame = con._session.sql(con.compile(expr))
-        if hasattr(frame, "toArrow"):
-            out = pl.from_arrow(frame.toArrow())
-            assert isinstance(out, pl.DataFrame)
-            return out
-    out = pl.from_arrow(expr.to_pyarrow())
-    assert isinstance(out, pl.DataFrame)
-    return out
