@@ -326,6 +326,19 @@ def _latest_wide(
     return out
 
 
+def _join_person(feats: ir.Table, tables: list[ir.Table]) -> ir.Table:
+    """``feats`` left-joined with person-level tables (``person_id`` + columns) in one join
+    chain: one projection at the end, not one per join (Ibis' SQL rewriting walks every
+    nested projection)."""
+    if not tables:
+        return feats
+    joined = feats
+    for k, table in enumerate(tables):
+        keyed = table.rename({f"_pid{k}": "person_id"})
+        joined = joined.left_join(keyed, feats.person_id == keyed[f"_pid{k}"])
+    return joined.drop(*[f"_pid{k}" for k in range(len(tables))])
+
+
 def _features(
     con: Any, criteria: list[Criterion], as_of: date, lookback: int, today: date, cmap: ir.Table
 ) -> ir.Table:
@@ -392,9 +405,10 @@ def _features(
             meas.filter(_in(code, of("finding")), meas.measurement_date > late).select("person_id")
         )
     )
-    for flag, rows in (("_lab", lab_problem), ("_event", event_problem)):
-        flagged = rows.distinct().mutate(**{flag: ibis.literal(True)})
-        feats = feats.left_join(flagged, "person_id").drop("person_id_right")
+    person_tables = [
+        rows.distinct().mutate(**{flag: ibis.literal(True)})
+        for flag, rows in (("_lab", lab_problem), ("_event", event_problem))
+    ]
     if labs:
         start = as_of - timedelta(days=lookback)
 
@@ -443,8 +457,7 @@ def _features(
             for lab in sorted(labs)
             for kind in sorted(labs[lab])
         }
-        for wide in _latest_wide(con, lab_rows, "code", read):
-            feats = feats.left_join(wide, "person_id").drop("person_id_right")
+        person_tables += _latest_wide(con, lab_rows, "code", read)
         # a row of the test with no value or dated after today makes the test unknown
         # whatever its date (it might be the latest)
         poisoned = meas.filter(
@@ -457,7 +470,8 @@ def _features(
                 for lab in sorted(labs)
             }
         )
-        feats = feats.left_join(bad, "person_id").drop("person_id_right")
+        feats = _join_person(feats, [*person_tables, bad])
+        person_tables = []
         none = ibis.null("float64")
         feats = feats.mutate(
             **{
@@ -497,10 +511,10 @@ def _features(
     for text, prefix in ((False, "num"), (True, "txt")):
         names = [n for n in finding_names() if (n in TEXT_FINDINGS) == text]
         spec = {f"{prefix}__{n}": (tuple(ids.get(("finding", n), [])), "v") for n in names}
-        for wide in _latest_wide(con, finding_rows(text), "code", spec):
-            feats = feats.left_join(wide, "person_id").drop("person_id_right")
+        person_tables += _latest_wide(con, finding_rows(text), "code", spec)
     # the plausibility checks per column (.checks.clean_wide), cheaper than per row
-    feats = clean_wide(feats)
+    feats = clean_wide(_join_person(feats, person_tables))
+    person_tables = []
     if cats:
         members = {c: CATEGORY_MEMBERS.get(c, frozenset({c})) for c in cats}
         wanted = sorted(set().union(*members.values()))
@@ -529,8 +543,7 @@ def _features(
             f"last__{c}": ibis.ifelse(events.item.isin(sorted(m)), capped, ibis.null("date")).max()
             for c, m in members.items()
         }
-        wide = events.group_by("person_id").aggregate(**aggs)
-        feats = feats.left_join(wide, "person_id").drop("person_id_right")
+        person_tables.append(events.group_by("person_id").aggregate(**aggs))
     if conds:
         cc = mapped("condition")
         cond = con.table("condition_occurrence")
@@ -541,9 +554,8 @@ def _features(
         for name in sorted(conds):
             aggs[f"hist__{name}"] = (c.item == name).any()
             aggs[f"act__{name}"] = ((c.item == name) & active).any()
-        wide = c.group_by("person_id").aggregate(**aggs)
-        feats = feats.left_join(wide, "person_id").drop("person_id_right")
-    return feats
+        person_tables.append(c.group_by("person_id").aggregate(**aggs))
+    return _join_person(feats, person_tables)
 
 
 class _Compiler:
