@@ -277,8 +277,9 @@ def _latest_wide(
     per few items over only their own rows (a hash aggregate costs about rows x filtered
     outputs: 27 outputs over 20M rows cost 11 CPU-s, four aggregates of 7 over their own rows
     about 5), the others one aggregate over every item. DuckDB and Spark take ``arg_max_null`` /
-    ``max_by`` over :func:`_row_key`, filtered by item; other backends (PostgreSQL) the latest
-    key per (person, item), joined back and pivoted with filtered ``max``: the same rows.
+    ``max_by`` over :func:`_row_key` masked to NULL off the item; other backends (PostgreSQL)
+    the latest key per (person, item), joined back and pivoted with filtered ``max``: the
+    same rows.
     """
     items = list(dict.fromkeys(ids for ids, _ in columns.values()))
     size = _CHUNK_ITEMS.get(getattr(con, "name", ""), len(items) or 1)

@@ -23,7 +23,6 @@ import polars as pl
 
 from hcctrial.eligibility.evaluate import criteria_from_protocol
 from hcctrial.eligibility.omop.checks import (
-    PROBLEM_FLAGS,
     flag_words,
     problem_text,
     text_by_combination,
@@ -211,7 +210,7 @@ def screen_population(
     groups: dict[int, list[tuple[Any, list[Any]]]] = {}
     for protocol, criteria, lookback in parsed:
         groups.setdefault(lookback, []).append((protocol, criteria))
-    done: dict[str, tuple[pl.DataFrame, Any]] = {}
+    done: dict[str, tuple[pl.DataFrame, Any, pl.Series]] = {}
     for lookback, members in groups.items():
         if on_stage is not None:  # before compiling: it runs the small concept/unit queries
             names = ", ".join(protocol.id for protocol, _ in members)
@@ -226,24 +225,24 @@ def screen_population(
         )
         table = fetch_frame(query)
         table = table.sort("person_id")
+        problems = problem_text(table)  # the flags are the group's, shared by its protocols
         for one in compiled:
             mine = table.select(
                 "person_id",
-                *PROBLEM_FLAGS,
                 *one.columns.values(),
                 pl.col(f"{one.prefix}DECISION").alias("DECISION"),
                 pl.col(f"{one.prefix}DETAIL").alias("DETAIL"),
             )
-            done[one.protocol_id] = (mine, one)
+            done[one.protocol_id] = (mine, one, problems)
     for protocol, criteria, _ in parsed:
-        table, one = done[protocol.id]
+        table, one, problems = done[protocol.id]
         decisions.append(
             table.select(
                 "person_id",
                 pl.lit(protocol.id).alias("PROTOCOL"),
                 "DECISION",
                 detail_text(table, criteria, one.columns),
-                problem_text(table),
+                problems,
             )
         )
         per_criterion[protocol.id] = table.select(
