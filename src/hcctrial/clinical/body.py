@@ -56,6 +56,13 @@ def _weight(weight_kg: object) -> float:
     )
 
 
+# sqrt(H x W / 3600) = sqrt(H x W) / 60, computed as a product in both bsa_mosteller and
+# bsa_expr: polars divides a column of several rows by a number as a multiplication by its
+# reciprocal (one row: a true division), which moved some BSAs by one unit in the last place
+# between a one-subject and a many-subject calendar
+_ONE_SIXTIETH = 1.0 / 60.0
+
+
 def bsa_mosteller(height_cm: float, weight_kg: float) -> float:
     r"""Body surface area by Mosteller's formula, m².
 
@@ -65,7 +72,7 @@ def bsa_mosteller(height_cm: float, weight_kg: float) -> float:
     1987;317:1098. Example: 180 cm, 80 kg -> sqrt(14400 / 3600) = 2.00 m².
     """
     h, w = _height(height_cm), _weight(weight_kg)
-    return math.sqrt(h * w / 3600.0)
+    return math.sqrt(h * w) * _ONE_SIXTIETH
 
 
 def bsa_dubois(height_cm: float, weight_kg: float) -> float:
@@ -100,7 +107,7 @@ def bsa_expr(
     choice = category("BSA method", method, {m: m for m in BSA_METHODS})
     h, w = col(height_cm).cast(pl.Float64), col(weight_kg).cast(pl.Float64)
     if choice == "mosteller":
-        value = (h * w / 3600.0).sqrt()
+        value = (h * w).sqrt() * _ONE_SIXTIETH
     else:
         value = 0.007184 * w.pow(0.425) * h.pow(0.725)
     checks = [
